@@ -1,0 +1,29 @@
+"""The ``zkagg`` typer application: it only registers the command modules.
+
+Heavy dependencies (ezkl, torch, onnxruntime) are imported inside the commands, so that
+``zkagg --help`` answers in well under a second.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from zkagg.cli import da, info, prove, verify
+
+app = typer.Typer(
+    name="zkagg",
+    help="Verifiable sharded federated learning: EZKL proofs, KZG commitments, Celestia-style DA.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command(name="prove")(prove.prove)
+app.command(name="verify")(verify.verify)
+app.command(name="info")(info.info)
+app.add_typer(da.app, name="da")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
