@@ -4,4 +4,6 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Celestia-compatible data availability: serve, submit, get, commit.", no_args_is_help=True)
+app = typer.Typer(
+    help="Celestia-compatible data availability: serve, submit, get, commit.", no_args_is_help=True
+)
