@@ -7,7 +7,7 @@ Heavy dependencies (ezkl, torch, onnxruntime) are imported inside the commands, 
 from __future__ import annotations
 
 import typer
-from zkagg.cli import da, info, prove, verify
+from zkagg.cli import da, example, info, prove, verify
 
 app = typer.Typer(
     name="zkagg",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.command(name="prove")(prove.prove)
 app.command(name="verify")(verify.verify)
 app.command(name="info")(info.info)
+app.command(name="example")(example.example)
 app.add_typer(da.app, name="da")
 
 

@@ -7,6 +7,13 @@ Celestia-compatible data-availability layer. Assumes ezkl 23.0.5 (pinned).
 
 from __future__ import annotations
 
+from zkagg._artifacts import (
+    CircuitArtifacts,
+    RunArgs,
+    build_circuit,
+    export_artifacts,
+    load_artifacts,
+)
 from zkagg._errors import (
     ArtifactError,
     BlobNotFound,
@@ -23,23 +30,43 @@ from zkagg._errors import (
     QuantizationError,
     ZkaggError,
 )
+from zkagg._field import FIELD_MODULUS, dequantize, quantize
+from zkagg._prover import Proof, is_valid, load_input, prove, public_values, verify
+from zkagg._srs import SRS, dev_srs, load_srs
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ArtifactError",
     "BlobNotFound",
+    "CircuitArtifacts",
     "CircuitError",
     "CommitmentMismatch",
     "DAAuthError",
     "DAConnectionError",
     "DAError",
     "DARPCError",
+    "FIELD_MODULUS",
     "InvalidArgument",
     "InvalidProof",
+    "Proof",
     "ProtocolError",
     "ProvingError",
     "QuantizationError",
+    "RunArgs",
+    "SRS",
     "ZkaggError",
     "__version__",
+    "build_circuit",
+    "dequantize",
+    "dev_srs",
+    "export_artifacts",
+    "is_valid",
+    "load_artifacts",
+    "load_input",
+    "load_srs",
+    "prove",
+    "public_values",
+    "quantize",
+    "verify",
 ]

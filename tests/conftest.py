@@ -1,0 +1,81 @@
+"""Session fixtures: an isolated ZKAGG_HOME, and small real circuits proven once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "zkagg" / "examples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def zkagg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test runs against a fresh cache root (dev SRS files are made once per session)."""
+    home = tmp_path_factory.mktemp("zkagg-home")
+    old = os.environ.get("ZKAGG_HOME")
+    os.environ["ZKAGG_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("ZKAGG_HOME", None)
+    else:
+        os.environ["ZKAGG_HOME"] = old
+
+
+def export_torch(model: object, example: object, path: Path) -> Path:
+    """Export a torch module to ONNX with the legacy exporter (what ezkl 23 reads best)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (example,), path, input_names=["input"], output_names=["output"], dynamo=False
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class Proven:
+    """A circuit built and proven once per session."""
+
+    artifacts: object
+    proof_path: Path
+    input_path: Path
+    model_path: Path
+
+
+@pytest.fixture(scope="session")
+def example_proven(tmp_path_factory: pytest.TempPathFactory, zkagg_home: Path) -> Proven:
+    """The bundled example MLP, built and proven once (about 15 s with the dev SRS)."""
+    from zkagg import RunArgs, build_circuit, prove
+
+    out = tmp_path_factory.mktemp("example")
+    artifacts = build_circuit(EXAMPLES / "mlp.onnx", RunArgs(input_scale=10, param_scale=10))
+    proof_path = out / "proof.json"
+    prove(artifacts, EXAMPLES / "mlp_input.json", out=proof_path)
+    return Proven(artifacts, proof_path, EXAMPLES / "mlp_input.json", EXAMPLES / "mlp.onnx")
+
+
+@pytest.fixture(scope="session")
+def other_proven(tmp_path_factory: pytest.TempPathFactory, zkagg_home: Path) -> Proven:
+    """A second, different circuit with the same input shape (a linear layer 16 -> 4)."""
+    import torch
+
+    from zkagg import RunArgs, build_circuit, prove
+
+    out = tmp_path_factory.mktemp("other")
+    torch.manual_seed(7)
+    model = torch.nn.Linear(16, 4).eval()
+    model_path = export_torch(model, torch.zeros(1, 16), out / "linear.onnx")
+    input_path = out / "input.json"
+    input_path.write_text(json.dumps({"input_data": [[0.25] * 16]}))
+    artifacts = build_circuit(model_path, RunArgs(input_scale=10, param_scale=10))
+    proof_path = out / "proof.json"
+    prove(artifacts, input_path, out=proof_path)
+    return Proven(artifacts, proof_path, input_path, model_path)
