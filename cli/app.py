@@ -27,3 +27,7 @@ app.add_typer(da.app, name="da")
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Shared benchmark plumbing: machine description, child-process runs with peak memory, writers.
+
+Benchmarks are programs, not timed tests (CONVENTIONS.md §15): fixed seeds, the machine described
+in every output, side-by-side comparisons taken in one run so that ratios survive a noisy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def describe_machine() -> dict[str, Any]:
+    """CPU model, cores, memory, OS, Python and the versions that matter for the numbers."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gib = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    versions = {}
+    for name in ("zkagg", "ezkl", "onnx", "onnxruntime", "torch", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def run_child(
+    args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 1800
+) -> dict[str, Any]:
+    """Run a command, returning wall seconds, exit code, peak RSS (MiB) and the last stdout line as JSON."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result: dict[str, Any] = {
+        "wall_s": wall,
+        "returncode": proc.returncode,
+        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        # ru_maxrss of children is the largest of any child so far: run_child_peak below is exact
+    }
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    if lines:
+        try:
+            result["output"] = json.loads(lines[-1])
+        except ValueError:
+            result["output"] = lines[-1]
+    if proc.returncode != 0:
+        result["stderr"] = proc.stderr[-2000:]
+    return result
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_command(module: str, *args: str) -> list[str]:
+    """The command that runs ``python -m module args`` with this interpreter."""
+    return [sys.executable, "-m", module, *args]
+
+
+def write_results(name: str, payload: dict[str, Any], table: str) -> tuple[Path, Path]:
+    """Write ``results/<name>.json`` and ``results/<name>.md`` (with the machine described)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    json_path = RESULTS / f"{name}.json"
+    md_path = RESULTS / f"{name}.md"
+    json_path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    machine = payload.get("machine", {})
+    header = (
+        f"# {name}\n\nMachine: {machine.get('cpu')}, {machine.get('cores')} cores, "
+        f"{machine.get('memory_gib')} GiB, {machine.get('os')}, Python {machine.get('python')}, "
+        f"ezkl {machine.get('versions', {}).get('ezkl')}. Taken {machine.get('date_utc')}.\n\n"
+    )
+    md_path.write_text(header + table + "\n")
+    return json_path, md_path
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """A markdown table from dict rows; ``columns`` are (key, heading)."""
+    head = "| " + " | ".join(h for _, h in columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    body = []
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key)
+            cells.append(f"{value:.3g}" if isinstance(value, float) else str(value))
+        body.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *body])
