@@ -113,3 +113,22 @@ def test_export_and_load_verify_only_directory(example_proven, tmp_path: Path) -
         load_artifacts(dest)
     with pytest.raises(ArtifactError, match="does not exist"):
         load_artifacts(tmp_path / "nowhere")
+
+
+@pytest.mark.slow
+def test_calibrated_build_keeps_settings_and_srs_in_step(tmp_path: Path) -> None:
+    from zkagg import prove, verify
+
+    artifacts = build_circuit(
+        EXAMPLES / "mlp.onnx",
+        RunArgs(input_scale=11, param_scale=11),
+        calibration_data=EXAMPLES / "mlp_input.json",
+    )
+    assert "calibrate" in artifacts.timings
+    assert artifacts.settings["run_args"]["logrows"] == artifacts.logrows >= 15
+    assert artifacts.srs is not None and artifacts.srs.logrows == artifacts.logrows
+    assert artifacts.manifest["calibration_sha256"] is not None
+    proof = prove(artifacts, EXAMPLES / "mlp_input.json")
+    verify(proof, artifacts)
+    with pytest.raises(InvalidArgument, match="calibration_data must be an existing JSON file"):
+        build_circuit(EXAMPLES / "mlp.onnx", calibration_data=tmp_path / "none.json")

@@ -465,12 +465,21 @@ def _build(
                 ),
             )
         settings = json.loads(settings_path.read_text())
-        if run_args.logrows is None:
-            k = _auto_logrows(settings) if calibration_data is None else int(settings["run_args"]["logrows"])
-            if calibration_data is None:
+        if calibration_data is None:
+            k = run_args.logrows if run_args.logrows is not None else _auto_logrows(settings)
+            if k != first_k:
                 settings_at(k)
         else:
-            k = run_args.logrows
+            # calibration picks its own logrows; the run arguments' logrows (or the floor) wins
+            calibrated = int(settings["run_args"]["logrows"])
+            k = (
+                run_args.logrows
+                if run_args.logrows is not None
+                else max(MIN_LOGROWS, calibrated, _auto_logrows(settings))
+            )
+            if k != calibrated:
+                settings["run_args"]["logrows"] = k
+                atomic_write_text(settings_path, json.dumps(settings))
         if srs is not None and srs.logrows != k:
             raise ArtifactError(
                 f"the circuit needs an SRS of logrows {k}, but the SRS given ({srs.path}) has logrows "
