@@ -6,7 +6,8 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -47,3 +48,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 def emit_json(payload: dict[str, Any]) -> None:
     """Write one JSON object to stdout."""
     sys.stdout.write(json.dumps(payload, sort_keys=True) + "\n")
+
+
+#: ``--home``: the cache root, shared by every command that touches the cache.
+HomeOption = Annotated[Path | None, typer.Option(help="Cache root (default $ZKAGG_HOME or ~/.cache/zkagg).")]
+#: ``--json``: one JSON object on stdout instead of text (errors too).
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from zkagg.cli._common import emit_json, handle_errors
+from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 
 @handle_errors
@@ -17,12 +17,8 @@ def example(
     out: Annotated[
         Path | None, typer.Option(help="Where to write the proof (default: a temporary directory).")
     ] = None,
-    home: Annotated[
-        Path | None, typer.Option(help="Cache root (default $ZKAGG_HOME or ~/.cache/zkagg).")
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of text.")
-    ] = False,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Prove and verify the bundled 16-8-4 MLP: the quickest check that EZKL proving works here."""
     import numpy as np

@@ -6,10 +6,10 @@ import json
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
-from zkagg.cli._common import emit_json, handle_errors
+from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 _PACKAGES = ("zkagg", "ezkl", "onnx", "onnxruntime", "torch", "numpy", "py-ecc", "httpx", "typer")
 
@@ -56,12 +56,8 @@ def _srs_files(root: Path) -> list[dict[str, Any]]:
 
 @handle_errors
 def info(
-    home: Annotated[
-        Path | None, typer.Option(help="Cache root (default $ZKAGG_HOME or ~/.cache/zkagg).")
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of text.")
-    ] = False,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Show versions, the cache directory, SRS files and cached circuits."""
     from zkagg._home import zkagg_home

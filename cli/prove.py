@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from zkagg.cli._common import emit_json, handle_errors
+from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 VIS_HELP = "public | private | fixed | hashed | polycommit"
 
@@ -47,12 +47,8 @@ def prove(
         Path | None,
         typer.Option(help="Also copy what a verifier needs (settings, vk, SRS) to this directory."),
     ] = None,
-    home: Annotated[
-        Path | None, typer.Option(help="Cache root (default $ZKAGG_HOME or ~/.cache/zkagg).")
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of text.")
-    ] = False,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Prove MODEL on INPUT with EZKL; keys are built once per model and reused from the cache."""
     from zkagg.cli._progress import PhaseProgress

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from zkagg.cli._common import emit_json, handle_errors
+from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 
 @handle_errors
@@ -23,12 +23,8 @@ def verify(
         Path | None, typer.Option(help="SRS file to verify with (default: found by the hash recorded).")
     ] = None,
     srs_sha256: Annotated[str | None, typer.Option(help="Expected SHA-256 of --srs.")] = None,
-    home: Annotated[
-        Path | None, typer.Option(help="Cache root (default $ZKAGG_HOME or ~/.cache/zkagg).")
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of text.")
-    ] = False,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Verify PROOF. Exit codes: 0 valid, 6 invalid proof, 7 missing or corrupt artifacts, 2 bad arguments."""
     from zkagg._artifacts import find_cached_artifacts, load_artifacts
