@@ -18,14 +18,22 @@ hex strings.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from py_ecc.optimized_bn128.optimized_curve import curve_order as _PY_ECC_CURVE_ORDER
 
 from zkagg._errors import InvalidArgument, QuantizationError
+
+# py_ecc raises the interpreter's recursion limit to 100000 on import, which lets deeply nested
+# input (JSON in the DA server, for one) overflow the C stack of a thread instead of raising
+# RecursionError. zkagg's use of py_ecc needs no deep recursion, so the limit is put back.
+_RECURSION_LIMIT = sys.getrecursionlimit()
+from py_ecc.optimized_bn128.optimized_curve import curve_order as _PY_ECC_CURVE_ORDER  # noqa: E402
+
+sys.setrecursionlimit(_RECURSION_LIMIT)
 
 __all__ = [
     "FIELD_MODULUS",
