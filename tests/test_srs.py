@@ -21,12 +21,19 @@ def test_dev_srs_is_generated_once_and_insecure(zkagg_home: Path) -> None:
 
 
 def test_corrupted_dev_srs_is_regenerated(tmp_path: Path) -> None:
+    # Prepare: a copy of the session's dev SRS and its record in a home of its own
     home = tmp_path / "home"
+    shared = dev_srs(15)
+    (home / "srs" / "dev").mkdir(parents=True)
+    for suffix in (".srs", ".srs.json"):
+        shutil.copyfile(shared.path.with_suffix(suffix), home / "srs" / "dev" / f"k15{suffix}")
     srs = dev_srs(15, home=home)
+    assert srs.sha256 == shared.sha256, "an intact cached SRS is reused"
     data = bytearray(srs.path.read_bytes())
     data[1000] ^= 0xFF
     srs.path.write_bytes(bytes(data))
     again = dev_srs(15, home=home)
+    assert again.sha256 != shared.sha256, "a damaged SRS is regenerated, not trusted"
     assert again.sha256 == sha256_file(again.path)
     assert again.path.stat().st_size == srs_file_size(15)
 
