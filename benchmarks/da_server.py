@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
 from zkagg.da import Blob, Namespace
 from zkagg.da._auth import load_or_create_secret, new_token
 from zkagg.da._server import new_event_loop

@@ -7,6 +7,7 @@ Heavy dependencies (ezkl, torch, onnxruntime) are imported inside the commands, 
 from __future__ import annotations
 
 import typer
+
 from zkagg.cli import da, example, info, prove, verify
 
 app = typer.Typer(

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from zkagg.cli._common import emit_json, handle_errors
 
 from zkagg._errors import InvalidArgument
+from zkagg.cli._common import emit_json, handle_errors
 
 if TYPE_CHECKING:
     from zkagg.da._client import CelestiaClient

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from zkagg.cli._common import emit_json, handle_errors
 
 from zkagg._errors import InvalidArgument
+from zkagg.cli._common import emit_json, handle_errors
 
 
 def _read_file(file: Path) -> bytes:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 
@@ -23,10 +24,10 @@ def example(
     """Prove and verify the bundled 16-8-4 MLP: the quickest check that EZKL proving works here."""
     import numpy as np
     import onnxruntime as ort
-    from zkagg.cli._progress import PhaseProgress
 
     from zkagg._artifacts import RunArgs, build_circuit
     from zkagg._prover import load_input, prove, public_values, verify
+    from zkagg.cli._progress import PhaseProgress
 
     started = time.perf_counter()
     files = resources.files("zkagg.examples")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+
 from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 _PACKAGES = ("zkagg", "ezkl", "onnx", "onnxruntime", "torch", "numpy", "py-ecc", "httpx", "typer")

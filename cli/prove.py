@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 VIS_HELP = "public | private | fixed | hashed | polycommit"
@@ -51,13 +52,12 @@ def prove(
     json_output: JsonOption = False,
 ) -> None:
     """Prove MODEL on INPUT with EZKL; keys are built once per model and reused from the cache."""
-    from zkagg.cli._progress import PhaseProgress
-
     from zkagg._artifacts import RunArgs, build_circuit
     from zkagg._artifacts import export_artifacts as export
     from zkagg._errors import InvalidArgument
     from zkagg._prover import prove as run_prove
     from zkagg._srs import load_srs
+    from zkagg.cli._progress import PhaseProgress
 
     started = time.perf_counter()
     if not model.is_file():

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 

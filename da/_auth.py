@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Final
 
 import jwt
-from zkagg.da._backend import ZERO_TIME, format_rfc3339_nanos
 
 from zkagg._errors import DAAuthError, InvalidArgument
+from zkagg.da._backend import ZERO_TIME, format_rfc3339_nanos
 
 __all__ = [
     "ADMIN",

@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
+from zkagg._errors import InvalidArgument
 from zkagg.da._blob import Blob
 from zkagg.da._namespace import Namespace
-
-from zkagg._errors import InvalidArgument
 
 __all__ = [
     "DABackend",

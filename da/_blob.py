@@ -13,11 +13,10 @@ import binascii
 from dataclasses import dataclass
 from typing import Final
 
+from zkagg._errors import CommitmentMismatch, InvalidArgument
 from zkagg.da._commitment import blob_commitment
 from zkagg.da._namespace import Namespace
 from zkagg.da._shares import check_signer, shares_needed
-
-from zkagg._errors import CommitmentMismatch, InvalidArgument
 
 __all__ = ["COMMITMENT_SIZE", "USER_SHARE_VERSIONS", "Blob"]
 

@@ -21,12 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from zkagg._errors import BlobNotFound, DAConnectionError, DARPCError, InvalidArgument
 from zkagg.da._backend import Header, TxConfig, format_rfc3339_nanos, parse_height
 from zkagg.da._blob import Blob
 from zkagg.da._namespace import Namespace
 from zkagg.da._square import build_square
-
-from zkagg._errors import BlobNotFound, DAConnectionError, DARPCError, InvalidArgument
 
 __all__ = [
     "MAX_SQUARE_SIZE",

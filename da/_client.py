@@ -28,9 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
-from zkagg.da._backend import Header, TxConfig, parse_height
-from zkagg.da._blob import Blob
-from zkagg.da._namespace import Namespace
 
 from zkagg._errors import (
     BlobNotFound,
@@ -41,6 +38,9 @@ from zkagg._errors import (
     DARPCError,
     InvalidArgument,
 )
+from zkagg.da._backend import Header, TxConfig, parse_height
+from zkagg.da._blob import Blob
+from zkagg.da._namespace import Namespace
 
 __all__ = ["DEFAULT_URL", "CelestiaClient", "RPCFailure", "translate_error"]
 

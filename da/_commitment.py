@@ -22,11 +22,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from zkagg._errors import InvalidArgument
 from zkagg.da._namespace import NAMESPACE_SIZE, Namespace
 from zkagg.da._nmt import rfc6962_root
 from zkagg.da._shares import split_blob
-
-from zkagg._errors import InvalidArgument
 
 __all__ = [
     "SUBTREE_ROOT_THRESHOLD",

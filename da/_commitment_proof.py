@@ -26,14 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from zkagg._errors import InvalidArgument, InvalidProof
 from zkagg.da._blob import Blob
 from zkagg.da._commitment import SUBTREE_ROOT_THRESHOLD, subtree_roots, subtree_width
 from zkagg.da._namespace import NAMESPACE_ID_SIZE, Namespace
 from zkagg.da._nmt import NMT_NODE_SIZE, NmtProof, largest_pow2_below, nmt_node, rfc6962_root
 from zkagg.da._shares import split_blob
 from zkagg.da._square import BlobPlacement, Square, _cached_square
-
-from zkagg._errors import InvalidArgument, InvalidProof
 
 __all__ = [
     "CommitmentProof",

@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
+from zkagg._errors import DAConnectionError
 from zkagg.da._backend import Header, TxConfig
 from zkagg.da._blob import Blob
 from zkagg.da._chain import (
@@ -20,8 +21,6 @@ from zkagg.da._chain import (
     validate_submission,
 )
 from zkagg.da._namespace import Namespace
-
-from zkagg._errors import DAConnectionError
 
 __all__ = ["MemoryBackend"]
 

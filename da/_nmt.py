@@ -24,9 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from zkagg.da._namespace import NAMESPACE_SIZE
-
 from zkagg._errors import InvalidArgument
+from zkagg.da._namespace import NAMESPACE_SIZE
 
 __all__ = [
     "EMPTY_NMT_ROOT",

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Final
 
 import filelock
+
+from zkagg._errors import DAConnectionError, DAError, InvalidArgument
 from zkagg.da._backend import Header, TxConfig
 from zkagg.da._blob import Blob
 from zkagg.da._chain import (
@@ -42,8 +44,6 @@ from zkagg.da._chain import (
 )
 from zkagg.da._namespace import Namespace
 from zkagg.da._store import BlockStore
-
-from zkagg._errors import DAConnectionError, DAError, InvalidArgument
 
 __all__ = ["DEFAULT_BLOCK_TIME", "EmbeddedNode"]
 

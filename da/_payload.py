@@ -27,10 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from zkagg._errors import ArtifactError, CommitmentMismatch, InvalidArgument
 from zkagg.da._blob import COMMITMENT_SIZE, Blob
 from zkagg.da._namespace import Namespace
-
-from zkagg._errors import ArtifactError, CommitmentMismatch, InvalidArgument
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

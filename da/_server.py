@@ -43,6 +43,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import WSMsgType, web
+
+from zkagg import __version__ as _zkagg_version
+from zkagg._errors import BlobNotFound, DAAuthError, DARPCError, InvalidArgument, ZkaggError
 from zkagg.da._auth import (
     DEFAULT_PERMISSIONS,
     METHOD_PERMISSIONS,
@@ -61,9 +64,6 @@ from zkagg.da._chain import (
 )
 from zkagg.da._namespace import Namespace
 from zkagg.da._node import EmbeddedNode
-
-from zkagg import __version__ as _zkagg_version
-from zkagg._errors import BlobNotFound, DAAuthError, DARPCError, InvalidArgument, ZkaggError
 
 __all__ = ["DEFAULT_PORT", "MAX_REQUEST_SIZE", "RPCServer", "ServerThread", "serve"]
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from zkagg._errors import InvalidArgument
 from zkagg.da._namespace import (
     NAMESPACE_SIZE,
     PRIMARY_RESERVED_PADDING_NAMESPACE,
     TAIL_PADDING_NAMESPACE,
     Namespace,
 )
-
-from zkagg._errors import InvalidArgument
 
 __all__ = [
     "CONTINUATION_SPARSE_SHARE_CONTENT_SIZE",

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from zkagg._errors import InvalidArgument, InvalidProof
 from zkagg.da._blob import Blob
 from zkagg.da._commitment import subtree_width
 from zkagg.da._namespace import NAMESPACE_SIZE, PARITY_SHARES_NAMESPACE, Namespace
@@ -48,8 +49,6 @@ from zkagg.da._nmt import (
     root_from_range,
 )
 from zkagg.da._shares import namespace_padding_share, split_blob, tail_padding_share
-
-from zkagg._errors import InvalidArgument, InvalidProof
 
 __all__ = [
     "DEFAULT_MAX_SQUARE_SIZE",

@@ -17,10 +17,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from zkagg._errors import DAError
 from zkagg.da._blob import Blob
 from zkagg.da._namespace import Namespace
-
-from zkagg._errors import DAError
 
 __all__ = ["BlockStore"]
 

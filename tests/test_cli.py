@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from zkagg.cli.app import app
 
 from zkagg import InvalidProof
+from zkagg.cli.app import app
 
 from .conftest import EXAMPLES
 

@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from typer.testing import CliRunner
+
 from zkagg.cli.app import app
 
 from .conftest import export_torch

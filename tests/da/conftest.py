@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from zkagg.da import CelestiaClient, DABackend, EmbeddedNode, MemoryBackend, Namespace
 from zkagg.da._server import ServerThread
 

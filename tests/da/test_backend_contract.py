@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from zkagg.da import Blob, DABackend, EmbeddedNode, Header, Namespace, TxConfig
-from zkagg.da._square import blob_proof_from_json, verify_blob_proof
 
 from zkagg import BlobNotFound, DAConnectionError, DAError, DARPCError, InvalidArgument
+from zkagg.da import Blob, DABackend, EmbeddedNode, Header, Namespace, TxConfig
+from zkagg.da._square import blob_proof_from_json, verify_blob_proof
 
 
 def _blob(ns: Namespace, size: int = 100, fill: bytes | None = None) -> Blob:

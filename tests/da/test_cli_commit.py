@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 from typer.testing import CliRunner
+
 from zkagg.cli.da_commit import commit
 
 # CELESTIA.md §7: the docs example.

@@ -9,6 +9,7 @@ from pathlib import Path
 import jwt
 import pytest
 from typer.testing import CliRunner
+
 from zkagg.cli.app import app
 from zkagg.cli.da import default_home, parse_commitment
 from zkagg.da import Blob, Namespace

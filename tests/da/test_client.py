@@ -22,9 +22,6 @@ import websockets.exceptions
 from aiohttp import web
 from websockets.datastructures import Headers
 from websockets.http11 import Response
-from zkagg.da import Blob, CelestiaClient, Header, Namespace, TxConfig
-from zkagg.da._client import RPCFailure, translate_error
-from zkagg.da._server import ServerThread
 
 from zkagg import (
     BlobNotFound,
@@ -35,6 +32,9 @@ from zkagg import (
     DARPCError,
     InvalidArgument,
 )
+from zkagg.da import Blob, CelestiaClient, Header, Namespace, TxConfig
+from zkagg.da._client import RPCFailure, translate_error
+from zkagg.da._server import ServerThread
 
 NS = Namespace.v0(b"client")
 

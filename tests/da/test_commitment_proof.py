@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from zkagg._errors import InvalidArgument, InvalidProof
 from zkagg.da._blob import Blob
 from zkagg.da._commitment_proof import (
     CommitmentProof,
@@ -25,8 +27,6 @@ from zkagg.da._namespace import Namespace
 from zkagg.da._nmt import rfc6962_root
 from zkagg.da._shares import available_bytes_from_sparse_shares
 from zkagg.da._square import Square, build_square
-
-from zkagg._errors import InvalidArgument, InvalidProof
 
 # Real proofs from celestia-node's test data, read from ../shared/da/ when present (tests/da/EXTERNAL_DATA.md).
 CORPUS_FILE = (

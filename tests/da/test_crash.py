@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-from zkagg.da import Blob, CelestiaClient, Namespace
-from zkagg.da._auth import load_or_create_secret, new_token
 
 from zkagg import DAError
+from zkagg.da import Blob, CelestiaClient, Namespace
+from zkagg.da._auth import load_or_create_secret, new_token
 
 _ENTRY = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+
+from zkagg._errors import InvalidArgument
 from zkagg.da._namespace import (
     MAX_PRIMARY_RESERVED_NAMESPACE,
     MIN_SECONDARY_RESERVED_NAMESPACE,
@@ -15,8 +17,6 @@ from zkagg.da._namespace import (
     TX_NAMESPACE,
     Namespace,
 )
-
-from zkagg._errors import InvalidArgument
 
 USER = bytes.fromhex("42690c204d39600fddd3")
 USER_NS_HEX = "00" + "00" * 18 + "42690c204d39600fddd3"

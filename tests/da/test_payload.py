@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
+
+from zkagg._errors import ArtifactError, BlobNotFound, CommitmentMismatch, InvalidArgument
 from zkagg.da._backend import DABackend
 from zkagg.da._blob import Blob
 from zkagg.da._memory import MemoryBackend
@@ -27,8 +29,6 @@ from zkagg.da._payload import (
     read_payload,
     write_payload,
 )
-
-from zkagg._errors import ArtifactError, BlobNotFound, CommitmentMismatch, InvalidArgument
 
 NS = Namespace.v0(b"payload")
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
+
 from zkagg.da import Blob, Namespace
 from zkagg.da import _server as server_module
 from zkagg.da._auth import METHOD_PERMISSIONS

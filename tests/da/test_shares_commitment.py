@@ -9,6 +9,8 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from zkagg._errors import CommitmentMismatch, InvalidArgument
 from zkagg.da._blob import Blob
 from zkagg.da._commitment import (
     blob_commitment,
@@ -41,8 +43,6 @@ from zkagg.da._shares import (
     split_blob,
     tail_padding_share,
 )
-
-from zkagg._errors import CommitmentMismatch, InvalidArgument
 
 NS = Namespace.v0(b"zkagg-test")
 SIGNER = bytes(range(20))

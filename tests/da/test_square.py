@@ -8,6 +8,8 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from zkagg._errors import InvalidArgument, InvalidProof
 from zkagg.da._blob import Blob
 from zkagg.da._commitment import merkle_mountain_range_sizes, subtree_roots, subtree_width
 from zkagg.da._namespace import PARITY_SHARES_NAMESPACE, TAIL_PADDING_NAMESPACE, Namespace
@@ -28,8 +30,6 @@ from zkagg.da._square import (
     is_blob_proof_valid,
     verify_blob_proof,
 )
-
-from zkagg._errors import InvalidArgument, InvalidProof
 
 NS_A = Namespace.v0(b"aa")
 NS_B = Namespace.v0(b"bb")

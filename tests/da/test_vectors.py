@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from zkagg.da._blob import Blob
 from zkagg.da._commitment import (
     blob_commitment,
