@@ -14,6 +14,7 @@ from zkagg._artifacts import (
     export_artifacts,
     load_artifacts,
 )
+from zkagg._commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
 from zkagg._errors import (
     ArtifactError,
     BlobNotFound,
@@ -32,15 +33,20 @@ from zkagg._errors import (
 )
 from zkagg._field import FIELD_MODULUS, dequantize, quantize
 from zkagg._prover import Proof, is_valid, load_input, prove, public_values, verify
+from zkagg._shard import ChunkProof, ShardAggregate, aggregate_shard, combine_shards, verify_shard
+from zkagg._spec import AggregationSpec
 from zkagg._srs import SRS, dev_srs, load_srs
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AggregationSpec",
     "ArtifactError",
     "BlobNotFound",
+    "ChunkProof",
     "CircuitArtifacts",
     "CircuitError",
+    "CommitmentDomain",
     "CommitmentMismatch",
     "DAAuthError",
     "DAConnectionError",
@@ -55,9 +61,15 @@ __all__ = [
     "QuantizationError",
     "RunArgs",
     "SRS",
+    "ShardAggregate",
+    "UpdateCommitment",
     "ZkaggError",
     "__version__",
+    "aggregate_shard",
     "build_circuit",
+    "combine_shards",
+    "commit_update",
+    "commitment_domain",
     "dequantize",
     "dev_srs",
     "export_artifacts",
@@ -69,4 +81,5 @@ __all__ = [
     "public_values",
     "quantize",
     "verify",
+    "verify_shard",
 ]

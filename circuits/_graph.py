@@ -1,0 +1,226 @@
+"""Shared plumbing of the circuit builders: a built circuit, and ONNX graph helpers.
+
+Every builder in :mod:`zkagg.circuits` returns a :class:`Circuit`: the ONNX bytes of the step, the
+:class:`~zkagg.RunArgs` it must be compiled with, and what each input and output means. The graphs
+are written with the ``onnx.helper`` API (opset 17), so every node is visible and checkable; each is
+checked against a float reference with onnxruntime in the tests.
+
+Two facts about ezkl 23.0.5 shape all graphs here (DESIGN.md §3-4):
+
+* a ``polycommit`` input is committed column by column, and the proof carries those commitments as
+  its leading G1 points, in input order (see :func:`zkagg._robust.proof_input_commitments`), which
+  is how a proof is linked to the clients' posted commitments;
+* ezkl tracks a fixed-point scale per value and *rescales* (divides, rounding) a product whose scale
+  exceeds the input scale. zkagg's circuits therefore work on the committed integers themselves:
+  ``input_scale = 0`` and ``param_scale = 0``, the prover feeds the quantized integers (which
+  ezkl's quantization at scale 0 leaves unchanged, so the committed field elements are exactly
+  the client's), every constant is an integer, and nothing is ever rescaled or rounded. Scales are
+  applied outside the circuit, by exact integer arithmetic (:mod:`zkagg._robust`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zkagg._artifacts import RunArgs
+from zkagg._errors import InvalidArgument
+
+__all__ = [
+    "OPSET",
+    "Circuit",
+    "GraphBuilder",
+    "check_shape_args",
+    "integer_run_args",
+    "order_statistic_delta",
+]
+
+#: The ONNX opset every builder writes (ReduceSum takes its axes as an input from 13 on).
+OPSET = 17
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """An aggregation step as an ONNX graph plus the run arguments it must be compiled with.
+
+    Attributes
+    ----------
+    name
+        The step (``median``, ``trimmed_mean``, ``clipped_fedavg``, ``fedavg``, ``norm_bound``, or a
+        baseline's name).
+    onnx
+        The serialized ``ModelProto``.
+    run_args
+        Visibilities, scales and logrows to compile with (:func:`zkagg.build_circuit`).
+    inputs
+        Input names in graph order, with shapes.
+    outputs
+        Output names in graph order, with shapes.
+    params
+        The parameters the graph was built from (clients, chunk size, scale, rule parameters).
+    """
+
+    name: str
+    onnx: bytes
+    run_args: RunArgs
+    inputs: tuple[tuple[str, tuple[int, ...]], ...]
+    outputs: tuple[tuple[str, tuple[int, ...]], ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of graph inputs (each one committed separately when ``polycommit``)."""
+        return len(self.inputs)
+
+    def input_index(self, name: str) -> int:
+        """Position of the input ``name`` in the graph (and of its commitment in the proof)."""
+        for i, (n, _) in enumerate(self.inputs):
+            if n == name:
+                return i
+        raise InvalidArgument(f"circuit {self.name} has no input named {name!r}")
+
+
+def integer_run_args(logrows: int | None, *, range_checked: bool, decomp_legs: int = 2) -> RunArgs:
+    """Run arguments of zkagg's integer circuits: ``polycommit`` inputs, public outputs, scales 0.
+
+    ``range_checked=False`` sets ``ignore_range_check_inputs_outputs``; each builder states why that
+    is sound where it does so. ``decomp_legs`` limbs of 14 bits bound range-checked values:
+    ``|v| < 2**(14 * decomp_legs)`` (circuits whose outputs are sums of squares need 3).
+    """
+    return RunArgs(
+        input_visibility="polycommit",
+        output_visibility="public",
+        param_visibility="fixed",
+        input_scale=0,
+        param_scale=0,
+        logrows=logrows,
+        num_inner_cols=2,
+        ignore_range_check_inputs_outputs=not range_checked,
+        decomp_legs=decomp_legs,
+    )
+
+
+def check_shape_args(n_clients: int, chunk_size: int, *, min_clients: int = 1) -> None:
+    """Validate the common builder arguments, naming the one that is wrong."""
+    if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < min_clients:
+        raise InvalidArgument(f"n_clients must be an integer >= {min_clients}, not {n_clients!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise InvalidArgument(f"chunk_size must be a positive integer, not {chunk_size!r}")
+
+
+def order_statistic_delta(n: int, rank: int) -> int:
+    """The offset ``delta = n - 2 * rank + 1`` of the sign-count test for the ``rank``-th smallest.
+
+    ``m`` is the ``rank``-th smallest of ``n`` values (1-based, ties allowed) exactly when
+    ``#{x < m} <= rank - 1`` and ``#{x > m} <= n - rank``. With ``s_i = sign(x_i - m)``,
+    ``c = sum s_i`` and ``t = sum s_i**2`` (so ``#above = (t + c) / 2`` and ``#below = (t - c) / 2``)
+    the two conditions are ``t - c <= 2 (rank - 1)`` and ``t + c <= 2 (n - rank)``, that is
+    ``|c - delta| + t <= n - 1``. For the median of an odd ``n`` (rank ``(n + 1) / 2``) delta is 0,
+    DESIGN.md §3's test; for the lower median of an even ``n`` (rank ``n / 2``) it is 1.
+    """
+    if not 1 <= rank <= n:
+        raise InvalidArgument(f"rank must be in [1, {n}], not {rank}")
+    return n - 2 * rank + 1
+
+
+class GraphBuilder:
+    """A small accumulator of ONNX nodes, constants, inputs and outputs with fresh names."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.inputs: list[tuple[str, tuple[int, ...]]] = []
+        self.outputs: list[tuple[str, tuple[int, ...]]] = []
+        self._count = 0
+
+    def fresh(self, stem: str) -> str:
+        """A new value name."""
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def input(self, name: str, shape: Sequence[int]) -> str:
+        """Declare a float graph input."""
+        self.inputs.append((name, tuple(int(s) for s in shape)))
+        return name
+
+    def output(self, name: str, shape: Sequence[int]) -> None:
+        """Declare a graph output (a value produced by some node)."""
+        self.outputs.append((name, tuple(int(s) for s in shape)))
+
+    def const(self, value: float | Sequence[Any] | np.ndarray, stem: str = "c") -> str:
+        """A float constant (an initializer) of the value's shape."""
+        from onnx import numpy_helper
+
+        arr = np.asarray(value, dtype=np.float32)
+        name = self.fresh(stem)
+        self.initializers.append(numpy_helper.from_array(arr, name=name))
+        return name
+
+    def axes(self, axes: Sequence[int]) -> str:
+        """An int64 constant of reduction axes."""
+        from onnx import numpy_helper
+
+        name = self.fresh("axes")
+        self.initializers.append(numpy_helper.from_array(np.asarray(axes, dtype=np.int64), name=name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs: Any) -> str:
+        """Append a node and return its (single) output name."""
+        from onnx import helper
+
+        result = out or self.fresh(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, list(inputs), [result], **attrs))
+        return result
+
+    def reduce_sum(self, x: str, axes: Sequence[int], *, keepdims: int = 1, out: str | None = None) -> str:
+        """``ReduceSum`` over ``axes``."""
+        return self.op("ReduceSum", x, self.axes(axes), out=out, keepdims=keepdims)
+
+    def order_statistic_violation(self, stacked: str, m: str, n: int, rank: int) -> tuple[str, str]:
+        """Per-coordinate ``Relu(|c - delta| + t - (n - 1))`` (zero exactly where ``m`` has that rank).
+
+        ``stacked`` is the ``[n, D]`` client values, ``m`` the ``[1, D]`` claimed order statistic.
+        Returns the ``[1, D]`` violation and the ``[n, D]`` signs ``sign(x - m)``; see
+        :func:`order_statistic_delta` for the argument.
+        """
+        delta = order_statistic_delta(n, rank)
+        signs = self.op("Sign", self.op("Sub", stacked, m))
+        c = self.reduce_sum(signs, [0])
+        t = self.reduce_sum(self.op("Mul", signs, signs), [0])
+        centred = c if delta == 0 else self.op("Sub", c, self.const([[float(delta)]], "delta"))
+        excess = self.op("Sub", t, self.const([[float(n - 1)]], "n_minus_1"))
+        return self.op("Relu", self.op("Add", self.op("Abs", centred), excess)), signs
+
+    def to_bytes(self) -> bytes:
+        """The serialized, checked ONNX model."""
+        import onnx
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph(
+            self.nodes,
+            self.name,
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in self.inputs],
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in self.outputs],
+            initializer=self.initializers,
+        )
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="zkagg.circuits"
+        )
+        model.ir_version = 8
+        onnx.checker.check_model(model, full_check=True)
+        return bytes(model.SerializeToString())
+
+    def circuit(self, run_args: RunArgs, params: Mapping[str, Any]) -> Circuit:
+        """Package the graph as a :class:`Circuit`."""
+        return Circuit(
+            name=self.name,
+            onnx=self.to_bytes(),
+            run_args=run_args,
+            inputs=tuple(self.inputs),
+            outputs=tuple(self.outputs),
+            params=dict(params),
+        )

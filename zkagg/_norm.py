@@ -1,0 +1,255 @@
+"""Client validity proofs: ``||x||_2 <= bound`` (and optionally ``||x||_inf <= bound``), linked to commitments.
+
+A client proves, for the update it committed to (:func:`zkagg._commit.commit_update`), that its L2
+norm is within a bound, without revealing it. The update's chunks are grouped ``K`` at a time; each
+group is one proof of :func:`zkagg.circuits.norm_bound.norm_bound_circuit` at the commitment domain's
+logrows, whose ``K`` ``polycommit`` inputs are exactly the client's posted chunk commitments (a last,
+short group is completed with zero chunks, whose commitment is the domain's ``B = commit(0)``), and
+whose public output is the group's exact sum of squares in quanta squared. The verifier
+(:func:`verify_norm`):
+
+1. verifies every proof under the expected circuit's key (a proof for another circuit, for example
+   with another ``K`` or L-infinity bound, fails);
+2. checks that proof ``g``'s committed inputs are the client's chunk commitments ``gK .. gK + K - 1``
+   (or ``B`` for padding), so every chunk is covered exactly once and in place;
+3. adds the partial sums (exact integers) and accepts iff ``sum <= (bound * 2**scale)**2``, compared
+   exactly with rationals, so that ``||q / 2**scale||_2 <= bound`` for the committed quantized ``q``;
+4. with an L-infinity bound, checks every proof's ``linf_violation`` is 0, i.e. every
+   ``|q| <= floor(bound * 2**scale)``.
+
+Range checks. The sums are exact only if no square wraps around the field modulus, which the
+circuit's input range checks guarantee (``|q| < 2**42``, :mod:`zkagg.circuits.norm_bound`); they
+cost about 6.5 of the 7.5 rows per value. ``range_checked=False`` builds the circuit without them
+(about 1 row per value, 7x cheaper). Its proofs are sound only together with an external guarantee
+that every committed value is below about ``2**100`` in magnitude (for example that the same
+commitments were accepted by a range-checked aggregation circuit); without one, a client could
+commit to a huge field element whose square is small. The choice is part of the circuit, so the
+verifier decides which it accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+from zkagg._commit import CommitmentDomain, UpdateCommitment, chunk_messages, zero_commitment
+from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof
+from zkagg._field import felt_to_signed, quantize
+from zkagg._prover import Proof, prove, verify
+from zkagg._robust import domain_artifacts, proof_input_commitments
+from zkagg.circuits._graph import Circuit
+from zkagg.circuits.norm_bound import norm_bound_circuit
+
+__all__ = ["NormProof", "chunks_per_proof", "norm_circuit", "prove_norm", "verify_norm"]
+
+#: Rows per value measured with ezkl 23.0.5 (gen_settings): L2 with and without input range checks,
+#: and what the L-infinity check adds.
+_ROWS_L2_CHECKED = 7.6
+_ROWS_L2_UNCHECKED = 1.1
+_ROWS_LINF = 18.6
+
+
+def chunks_per_proof(domain: CommitmentDomain, *, linf: bool = False, range_checked: bool = True) -> int:
+    """The most chunks one norm proof at the domain's logrows holds (at least 1)."""
+    rate = (_ROWS_L2_CHECKED if range_checked else _ROWS_L2_UNCHECKED) + (_ROWS_LINF if linf else 0.0)
+    usable = (1 << domain.logrows) * 15 // 16
+    k = int(usable // (rate * domain.chunk_size))
+    if k < 1:
+        raise InvalidArgument(
+            f"a norm proof of one {domain.chunk_size}-value chunk needs about {int(rate * domain.chunk_size)} "
+            f"rows, more than logrows {domain.logrows} gives: use a smaller chunk_size"
+        )
+    return k
+
+
+def _linf_quanta(linf_bound: float | None, scale: int) -> int | None:
+    if linf_bound is None:
+        return None
+    if not (isinstance(linf_bound, int | float) and math.isfinite(linf_bound) and linf_bound >= 0):
+        raise InvalidArgument(f"linf_bound must be a non-negative finite number, not {linf_bound!r}")
+    quanta: int = (Fraction(linf_bound) * 2**scale).__floor__()
+    return quanta
+
+
+def _l2_limit(l2_bound: float, scale: int) -> Fraction:
+    if not (isinstance(l2_bound, int | float) and math.isfinite(l2_bound) and l2_bound >= 0):
+        raise InvalidArgument(f"l2_bound must be a non-negative finite number, not {l2_bound!r}")
+    limit: Fraction = (Fraction(l2_bound) * 2**scale) ** 2
+    return limit
+
+
+def norm_circuit(
+    domain: CommitmentDomain, k: int, linf_quanta: int | None, *, range_checked: bool = True
+) -> Circuit:
+    """The norm circuit over ``k`` chunks of the domain."""
+    return norm_bound_circuit(
+        k, domain.chunk_size, logrows=domain.logrows, linf_bound=linf_quanta, range_checked=range_checked
+    )
+
+
+@dataclass(frozen=True)
+class NormProof:
+    """A client's norm proofs: one per group of ``chunks_per_proof`` chunks.
+
+    Attributes
+    ----------
+    length
+        Values in the update.
+    chunks_per_proof
+        ``K``.
+    linf_quanta
+        The L-infinity bound in quanta the proofs were made for, or ``None``.
+    range_checked
+        Whether the circuit range-checks its inputs (see the module docstring).
+    proofs
+        The EZKL proofs, in chunk order.
+    """
+
+    length: int
+    chunks_per_proof: int
+    linf_quanta: int | None
+    range_checked: bool
+    proofs: tuple[Proof, ...]
+
+    @property
+    def partial_sums(self) -> list[int]:
+        """Each proof's sum of squares (quanta squared), as its public output says."""
+        return [
+            felt_to_signed(p.instances[0][0]) if p.instances and p.instances[0] else 0 for p in self.proofs
+        ]
+
+
+def _groups(domain: CommitmentDomain, length: int, k: int) -> list[list[int | None]]:
+    n_chunks = domain.n_chunks(length)
+    out: list[list[int | None]] = []
+    for start in range(0, n_chunks, k):
+        group: list[int | None] = [j if j < n_chunks else None for j in range(start, start + k)]
+        out.append(group)
+    return out
+
+
+def prove_norm(
+    domain: CommitmentDomain,
+    x: npt.ArrayLike,
+    *,
+    l2_bound: float,
+    linf_bound: float | None = None,
+    k: int | None = None,
+    range_checked: bool = True,
+) -> NormProof:
+    """Prove that the committed update ``x`` has ``||x||_2 <= l2_bound`` (and ``||x||_inf <= linf_bound``).
+
+    Parameters
+    ----------
+    domain
+        The commitment domain of the client's commitment (unsalted).
+    x
+        The update (1-D floats), exactly as committed.
+    l2_bound, linf_bound
+        The bounds, in float units.
+    k
+        Chunks per proof (default: as many as the domain's logrows holds, :func:`chunks_per_proof`).
+    range_checked
+        Use the range-checked circuit (sound on its own; see the module docstring).
+
+    Raises
+    ------
+    InvalidArgument
+        The update is not within the bounds (no proof of a false statement is attempted), or the
+        arguments are out of their domains.
+    """
+    if domain.salted:
+        raise InvalidArgument("norm proofs need an unsalted commitment domain (salted=False)")
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise InvalidArgument(f"x must be a non-empty 1-D array, not of shape {arr.shape}")
+    q = quantize(arr, domain.scale)
+    limit = _l2_limit(l2_bound, domain.scale)
+    linf_q = _linf_quanta(linf_bound, domain.scale)
+    norm2 = int((q.astype(object) ** 2).sum())
+    if norm2 > limit:
+        raise InvalidArgument(
+            f"the update's L2 norm {math.sqrt(norm2) / 2**domain.scale:.6g} exceeds l2_bound={l2_bound}"
+        )
+    if linf_q is not None and int(np.abs(q).max()) > linf_q:
+        raise InvalidArgument(f"the update's L-infinity norm exceeds linf_bound={linf_bound}")
+    kk = (
+        k if k is not None else chunks_per_proof(domain, linf=linf_q is not None, range_checked=range_checked)
+    )
+    circuit = norm_circuit(domain, kk, linf_q, range_checked=range_checked)
+    artifacts = domain_artifacts(circuit, domain)
+    messages = chunk_messages(domain, q)
+    zero = [0] * domain.chunk_size
+    proofs = []
+    for group in _groups(domain, arr.size, kk):
+        inputs = [messages[j].tolist() if j is not None else zero for j in group]
+        proofs.append(prove(artifacts, inputs))
+    return NormProof(int(arr.size), kk, linf_q, range_checked, tuple(proofs))
+
+
+def verify_norm(
+    domain: CommitmentDomain,
+    commitment: UpdateCommitment,
+    proof: NormProof,
+    *,
+    l2_bound: float,
+    linf_bound: float | None = None,
+    range_checked: bool = True,
+) -> None:
+    """Check a client's norm proofs against its posted commitment. Returns ``None`` or raises.
+
+    Raises
+    ------
+    CommitmentMismatch
+        The commitment is of another domain, or a proof is not bound to the client's chunks.
+    InvalidProof
+        A proof does not verify under the expected circuit, the bounds differ from the ones asked
+        for, or the norm exceeds the bound.
+    """
+    domain.require_same(commitment.domain, "the client's commitment")
+    limit = _l2_limit(l2_bound, domain.scale)
+    linf_q = _linf_quanta(linf_bound, domain.scale)
+    if proof.linf_quanta != linf_q or proof.range_checked != range_checked:
+        raise InvalidProof(
+            f"the norm proof was made for L-infinity bound {proof.linf_quanta} quanta and range checks "
+            f"{proof.range_checked}, not {linf_q} and {range_checked}"
+        )
+    if proof.length != commitment.length:
+        raise InvalidProof(f"the norm proof covers {proof.length} values, the commitment {commitment.length}")
+    k = proof.chunks_per_proof
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidProof(f"chunks_per_proof must be a positive integer, not {k!r}")
+    groups = _groups(domain, commitment.length, k)
+    if len(proof.proofs) != len(groups):
+        raise InvalidProof(f"expected {len(groups)} norm proofs of {k} chunks, got {len(proof.proofs)}")
+    circuit = norm_circuit(domain, k, linf_q, range_checked=range_checked)
+    artifacts = domain_artifacts(circuit, domain)
+    zero = zero_commitment(domain)
+    total = 0
+    for g, (group, p) in enumerate(zip(groups, proof.proofs, strict=True)):
+        if p.vk_sha256 != artifacts.vk_sha256:
+            raise InvalidProof(f"norm proof {g} was made with another circuit's key")
+        try:
+            verify(p, artifacts)
+        except InvalidProof as exc:
+            raise InvalidProof(f"norm proof {g} does not verify: {exc}") from exc
+        points = proof_input_commitments(p, k)
+        for slot, (j, point) in enumerate(zip(group, points, strict=True)):
+            want = commitment.points[j] if j is not None else zero
+            if point != want:
+                what = f"chunk {j}" if j is not None else "a zero padding chunk"
+                raise CommitmentMismatch(f"norm proof {g}, input {slot}, is not bound to the client's {what}")
+        outs = [felt_to_signed(v) for column in p.instances for v in column]
+        if len(outs) != (2 if linf_q is not None else 1) or outs[0] < 0:
+            raise InvalidProof(f"norm proof {g} has malformed public outputs")
+        if linf_q is not None and outs[1] != 0:
+            raise InvalidProof(f"norm proof {g} shows values beyond the L-infinity bound {linf_bound}")
+        total += outs[0]
+    if total > limit:
+        raise InvalidProof(
+            f"the update's L2 norm {math.sqrt(total) / 2**domain.scale:.6g} exceeds the bound {l2_bound}"
+        )

@@ -1,0 +1,516 @@
+"""Proving and verifying the non-linear aggregation rules chunk by chunk with EZKL.
+
+For every chunk ``j`` of a shard, one proof of the rule's circuit (:mod:`zkagg.circuits`) whose
+``polycommit`` inputs are exactly the clients' chunk-``j`` messages, so that the commitments ezkl
+places in the proof are the points the clients posted. All chunks use one circuit, hence one proving
+key: they are independent tasks that can run in parallel (on separate machines, DESIGN.md §4).
+
+What a verifier checks (:func:`verify_rule`), per chunk:
+
+a. the proof is for the expected circuit: its recorded verification-key hash is the one the verifier
+   builds from the rule's parameters, and ezkl verifies it under that key (a key of another circuit
+   fails, :class:`~zkagg.InvalidProof`);
+b. its committed-input points equal the clients' posted chunk-``j`` commitments, in client order
+   (measured with ezkl 23.0.5: a proof's ``proof`` bytes begin with one 64-byte point per
+   ``polycommit`` input, big-endian ``x || y``, in graph-input order; :func:`proof_input_commitments`);
+   a swapped, dropped or added client fails here (:class:`~zkagg.CommitmentMismatch`);
+c. the public outputs: the violation of the check-not-compute circuits is 0, and the aggregate is
+   bound to the result, either as a committed input whose point must equal the commitment of the
+   published aggregate's chunk (median, trimmed mean) or as the public output itself (FedAvg,
+   clipped FedAvg);
+d. chunk binding: the points of (b) are chunk ``j``'s, so a proof of another chunk is rejected (the
+   message names the chunk it proves);
+e. for clipped FedAvg, the clip factors committed in every chunk are the ones the verifier computes
+   from the clients' partial sums of squares, added over all chunks (exact integers).
+
+Exact integers throughout: the circuits work on the quantized values (scale 0), and every aggregate
+is an integer vector with a documented deterministic rescale to floats
+(:func:`zkagg._aggregate_ref.fedavg_rescale`): the median ``m / 2**s``; the trimmed mean
+``T / ((N - 2b) 2**s)``; FedAvg ``S / (sum n_i 2**s)``; clipped FedAvg ``S / (2**F sum n_i 2**s)``.
+
+Salted (hiding) domains are not supported by the proven rules yet: the salt slot is a full field
+element that would enter the circuits' comparisons and range checks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zkagg._aggregate_ref import fedavg_rescale, median_int, trim_count
+from zkagg._artifacts import CircuitArtifacts, build_circuit
+from zkagg._commit import POINT_SIZE, CommitmentDomain, UpdateCommitment, commit_chunk
+from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof, ZkaggError
+from zkagg._field import felt_to_signed
+from zkagg._prover import Proof, prove, verify
+from zkagg._srs import SRS, dev_srs, find_srs
+from zkagg.circuits._graph import Circuit
+from zkagg.circuits.clipped_fedavg import clipped_fedavg_circuit
+from zkagg.circuits.fedavg import fedavg_circuit
+from zkagg.circuits.median import median_circuit
+from zkagg.circuits.trimmed_mean import trimmed_mean_circuit
+
+__all__ = [
+    "FACTOR_BITS",
+    "PROVEN_RULES",
+    "ChunkRuleProof",
+    "RuleResult",
+    "clip_factors",
+    "domain_artifacts",
+    "proof_input_commitments",
+    "prove_rule",
+    "rule_circuit",
+    "rule_divisor",
+    "verify_rule",
+]
+
+#: Rules proven by EZKL circuits here ("fedavg" is the optional SNARK variant of FedAvg).
+PROVEN_RULES = ("median", "trimmed_mean", "clipped_fedavg", "fedavg")
+#: Fixed-point bits of the clip factors of clipped FedAvg.
+FACTOR_BITS = 16
+
+IntArray = npt.NDArray[np.int64]
+
+
+# -- circuits and artifacts ---------------------------------------------------------------------
+
+
+def rule_circuit(
+    rule: str,
+    domain: CommitmentDomain,
+    n_clients: int,
+    *,
+    weights: Sequence[int] | None = None,
+    beta: float | None = None,
+) -> Circuit:
+    """The circuit that proves one chunk of ``rule`` for ``n_clients`` in ``domain``.
+
+    Its content (hence its verification key) depends only on the rule, the number of clients, the
+    weights (FedAvg variants), the trim count (trimmed mean), the chunk size and the logrows.
+    """
+    if rule not in PROVEN_RULES:
+        raise InvalidArgument(f"rule must be one of {', '.join(PROVEN_RULES)}, not {rule!r}")
+    if domain.salted:
+        raise InvalidArgument(
+            "the EZKL-proven rules need an unsalted commitment domain (salted=False): the salt slot "
+            "would enter the circuit's comparisons"
+        )
+    cs, k = domain.chunk_size, domain.logrows
+    if rule == "median":
+        return median_circuit(n_clients, cs, logrows=k)
+    if rule == "trimmed_mean":
+        if beta is None:
+            raise InvalidArgument("beta is required for rule trimmed_mean")
+        return trimmed_mean_circuit(n_clients, cs, trim_count(n_clients, beta), logrows=k)
+    w = list(weights) if weights is not None else [1] * n_clients
+    if len(w) != n_clients:
+        raise InvalidArgument(f"weights must have one entry per client ({n_clients}), not {len(w)}")
+    if rule == "fedavg":
+        return fedavg_circuit(w, cs, logrows=k)
+    return clipped_fedavg_circuit(w, cs, logrows=k)
+
+
+def _domain_srs(domain: CommitmentDomain) -> SRS | None:
+    """``None`` for the dev SRS (build_circuit's default), else the registered ceremony SRS."""
+    dev = dev_srs(domain.logrows)
+    if dev.sha256 == domain.srs_sha256:
+        return None
+    return find_srs(domain.srs_sha256, domain.logrows)
+
+
+def domain_artifacts(circuit: Circuit, domain: CommitmentDomain) -> CircuitArtifacts:
+    """Compile (or load from the cache) ``circuit`` with the domain's SRS and logrows."""
+    if circuit.run_args.logrows != domain.logrows:
+        raise InvalidArgument(
+            f"circuit {circuit.name} has logrows {circuit.run_args.logrows}, the commitment domain "
+            f"{domain.logrows}: every linked proof must use the domain's logrows"
+        )
+    try:
+        return build_circuit(circuit.onnx, circuit.run_args, srs=_domain_srs(domain))
+    except ZkaggError as exc:
+        raise InvalidArgument(
+            f"circuit {circuit.name} ({dict(circuit.params)}) cannot be compiled at logrows "
+            f"{domain.logrows}: use fewer clients or a smaller chunk_size ({exc})"
+        ) from exc
+
+
+def proof_input_commitments(proof: Proof, n_inputs: int) -> list[bytes]:
+    """The commitments of a proof's first ``n_inputs`` ``polycommit`` inputs (64 bytes each).
+
+    ezkl 23.0.5 writes them first in the proof bytes, in graph-input order, as big-endian ``x || y``
+    (the encoding of :mod:`zkagg._commit`); each input here fits one column.
+    """
+    raw = bytes(proof.ezkl_proof.get("proof", []))
+    if len(raw) < n_inputs * POINT_SIZE:
+        raise InvalidProof(f"proof has {len(raw)} bytes, too short for {n_inputs} committed inputs")
+    return [raw[i * POINT_SIZE : (i + 1) * POINT_SIZE] for i in range(n_inputs)]
+
+
+def _public_ints(proof: Proof) -> list[int]:
+    return [felt_to_signed(v) for column in proof.instances for v in column]
+
+
+# -- exact integer rule helpers -----------------------------------------------------------------
+
+
+def clip_factors(norms_squared: Sequence[int], clip_norm: float, scale: int) -> list[int]:
+    """Clip factors ``floor(2**F * min(1, C_q / sqrt(||q||**2)))`` with ``C_q = round(C * 2**scale)``.
+
+    Exact integer arithmetic (``isqrt``), so prover and verifier agree bit for bit:
+    ``floor(2**F C_q / sqrt(S)) = isqrt(floor(2**(2F) C_q**2 / S))``.
+    """
+    cq = round(clip_norm * 2**scale)
+    if cq < 1:
+        raise InvalidArgument(f"clip_norm must be at least one quantum (2**-{scale}), not {clip_norm!r}")
+    out = []
+    for s in norms_squared:
+        if s < 0:
+            raise InvalidProof(f"a sum of squares is negative ({s})")
+        out.append(1 << FACTOR_BITS if s <= cq * cq else math.isqrt((cq * cq << 2 * FACTOR_BITS) // s))
+    return out
+
+
+def rule_divisor(rule: str, n_clients: int, weights: Sequence[int], beta: float | None) -> int:
+    """What the exact integer aggregate is divided by (before ``2**scale``) to give the float one."""
+    if rule == "median":
+        return 1
+    if rule == "trimmed_mean":
+        assert beta is not None
+        return n_clients - 2 * trim_count(n_clients, beta)
+    if rule == "fedavg":
+        return sum(weights)
+    return sum(weights) << FACTOR_BITS
+
+
+def _chunk_inputs(
+    rule: str,
+    x: IntArray,
+    weights: Sequence[int],
+    trim: int,
+    factors: Sequence[int] | None,
+) -> tuple[list[list[int]], list[int] | None]:
+    """Inputs of one chunk's circuit after the clients', and the chunk's aggregate when it is an input."""
+    n = x.shape[0]
+    if rule == "median":
+        m = median_int(x)
+        if n % 2:
+            return [m.tolist()], m.tolist()
+        s = np.sort(x, axis=0)
+        return [s[n // 2 - 1].tolist(), s[n // 2].tolist(), m.tolist()], m.tolist()
+    if rule == "trimmed_mean":
+        s = np.sort(x, axis=0)
+        total = [int(v) for v in s[trim : n - trim].astype(object).sum(axis=0).tolist()]
+        return [s[trim].tolist(), s[n - trim - 1].tolist(), total], total
+    if rule == "clipped_fedavg":
+        assert factors is not None
+        return [list(factors)], None
+    return [], None
+
+
+@dataclass(frozen=True)
+class ChunkRuleProof:
+    """The proof of one chunk: its index, the circuit's verification-key hash and the zkagg proof."""
+
+    chunk: int
+    circuit_id: str
+    proof: Proof
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """The exact aggregate of a proven rule and its chunk proofs.
+
+    Attributes
+    ----------
+    rule
+        The rule.
+    aggregate_int
+        The exact integer aggregate over all padded chunks (see the module docstring).
+    divisor
+        The float aggregate is ``aggregate_int / (divisor * 2**scale)``.
+    factors
+        Clipped FedAvg: the clip factors used (``FACTOR_BITS`` fixed-point bits).
+    proofs
+        One per chunk, in chunk order.
+    """
+
+    rule: str
+    aggregate_int: tuple[int, ...]
+    divisor: int
+    factors: tuple[int, ...] | None
+    proofs: tuple[ChunkRuleProof, ...]
+
+    def aggregate(self, length: int, scale: int) -> npt.NDArray[np.float64]:
+        """The float aggregate of the first ``length`` values (the documented rescale)."""
+        return fedavg_rescale(list(self.aggregate_int[:length]), self.divisor, scale)
+
+
+def prove_rule(
+    rule: str,
+    domain: CommitmentDomain,
+    quantized: npt.ArrayLike,
+    *,
+    weights: Sequence[int] | None = None,
+    beta: float | None = None,
+    clip_norm: float | None = None,
+) -> RuleResult:
+    """Compute ``rule``'s exact aggregate and prove every chunk.
+
+    Parameters
+    ----------
+    rule
+        ``median``, ``trimmed_mean``, ``clipped_fedavg`` or ``fedavg``.
+    domain
+        The clients' commitment domain (chunk size, logrows, scale, SRS).
+    quantized
+        Integer array ``(clients, values)`` of the quantized updates (as committed); zero padded
+        here to whole chunks.
+    weights
+        Integer sample counts (FedAvg variants); default 1 each.
+    beta
+        Trimmed mean: fraction trimmed at each end.
+    clip_norm
+        Clipped FedAvg: the L2 bound ``C`` (float units).
+
+    Returns
+    -------
+    RuleResult
+    """
+    q = np.asarray(quantized)
+    if q.ndim != 2 or q.dtype.kind not in "iu" or 0 in q.shape:
+        raise InvalidArgument(f"quantized must be a non-empty 2-D integer array, not {q.dtype} {q.shape}")
+    n, length = q.shape
+    cs = domain.chunk_size
+    n_chunks = domain.n_chunks(length)
+    padded = np.zeros((n, n_chunks * cs), dtype=np.int64)
+    padded[:, :length] = q
+    w = [int(v) for v in weights] if weights is not None else [1] * n
+    circuit = rule_circuit(rule, domain, n, weights=w, beta=beta)
+    artifacts = domain_artifacts(circuit, domain)
+    trim = trim_count(n, beta) if rule == "trimmed_mean" and beta is not None else 0
+    factors = None
+    if rule == "clipped_fedavg":
+        if clip_norm is None:
+            raise InvalidArgument("clip_norm is required for rule clipped_fedavg")
+        norms = [int(v) for v in (padded.astype(object) ** 2).sum(axis=1).tolist()]
+        factors = clip_factors(norms, clip_norm, domain.scale)
+    total: list[int] = []
+    proofs = []
+    for j in range(n_chunks):
+        x = padded[:, j * cs : (j + 1) * cs]
+        extra, aggregate = _chunk_inputs(rule, x, w, trim, factors)
+        proof = prove(artifacts, [*x.tolist(), *extra])
+        if aggregate is None:
+            aggregate = _public_ints(proof)[:cs]
+        total.extend(int(v) for v in aggregate)
+        proofs.append(ChunkRuleProof(j, artifacts.vk_sha256, proof))
+    divisor = rule_divisor(rule, n, w, beta)
+    return RuleResult(rule, tuple(total), divisor, tuple(factors) if factors else None, tuple(proofs))
+
+
+def aggregate_to_int(aggregate: npt.ArrayLike, divisor: int, scale: int, length: int) -> list[int]:
+    """Recover the exact integers from a float aggregate that is their documented rescale.
+
+    Raises :class:`~zkagg.InvalidProof` when a value is not exactly the rescale of an integer.
+    """
+    f = np.asarray(aggregate, dtype=np.float64)
+    if f.shape != (length,) or not np.isfinite(f).all():
+        raise InvalidProof(f"the aggregate must be {length} finite values, not shape {f.shape}")
+    d = divisor << scale
+    ints = [round(Fraction(float(v)) * d) for v in f.tolist()]
+    back = fedavg_rescale(ints, divisor, scale)
+    bad = np.flatnonzero(back != f)
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidProof(
+            f"aggregate[{i}] = {f[i]!r} is not the rescale of an integer by {divisor} * 2**{scale}"
+        )
+    return ints
+
+
+def verify_rule(
+    rule: str,
+    domain: CommitmentDomain,
+    commitments: Sequence[UpdateCommitment],
+    aggregate_int: Sequence[int],
+    proofs: Sequence[Any],
+    *,
+    weights: Sequence[int] | None = None,
+    beta: float | None = None,
+    clip_norm: float | None = None,
+) -> None:
+    """Verify that ``aggregate_int`` is ``rule`` applied to exactly the committed updates.
+
+    Parameters
+    ----------
+    rule, domain, weights, beta, clip_norm
+        As for :func:`prove_rule`.
+    commitments
+        The clients' posted commitments, in client order (all in ``domain``, of one length).
+    aggregate_int
+        The exact integer aggregate over the padded chunks (``n_chunks * chunk_size`` values).
+    proofs
+        One per chunk: objects with ``chunk``, ``circuit_id`` and ``proof`` (a :class:`Proof` or its
+        bytes), as :class:`ChunkRuleProof` or ``zkagg._shard.ChunkProof``.
+
+    Returns ``None`` or raises :class:`~zkagg.InvalidProof` / :class:`~zkagg.CommitmentMismatch`.
+    """
+    if not commitments:
+        raise InvalidArgument("commitments must name at least one client")
+    n = len(commitments)
+    for i, c in enumerate(commitments):
+        domain.require_same(c.domain, f"the commitment of client {i}")
+    length = commitments[0].length
+    if any(c.length != length for c in commitments):
+        raise CommitmentMismatch("the clients' commitments cover different numbers of values")
+    cs = domain.chunk_size
+    n_chunks = domain.n_chunks(length)
+    if len(aggregate_int) != n_chunks * cs:
+        raise InvalidProof(f"the aggregate must have {n_chunks * cs} values, not {len(aggregate_int)}")
+    if len(proofs) != n_chunks:
+        raise InvalidProof(f"expected {n_chunks} chunk proofs, got {len(proofs)}")
+    w = [int(v) for v in weights] if weights is not None else [1] * n
+    circuit = rule_circuit(rule, domain, n, weights=w, beta=beta)
+    artifacts = domain_artifacts(circuit, domain)
+    n_inputs = circuit.n_inputs
+    parsed: list[Proof] = []
+    for j, item in enumerate(proofs):
+        if int(item.chunk) != j:
+            raise InvalidProof(
+                f"proof number {j} is labelled chunk {item.chunk}: proofs must be in chunk order"
+            )
+        if item.circuit_id != artifacts.vk_sha256:
+            raise InvalidProof(
+                f"the proof of chunk {j} names verification key {str(item.circuit_id)[:12]}, but rule "
+                f"{rule} for {n} clients needs {artifacts.vk_sha256[:12]} (a key of another circuit)"
+            )
+        proof = item.proof if isinstance(item.proof, Proof) else Proof.from_bytes(bytes(item.proof))
+        if proof.vk_sha256 != artifacts.vk_sha256:
+            raise InvalidProof(f"the proof of chunk {j} was made with another circuit's key")
+        try:
+            verify(proof, artifacts)
+        except InvalidProof as exc:
+            raise InvalidProof(f"the proof of chunk {j} does not verify: {exc}") from exc
+        points = proof_input_commitments(proof, n_inputs)
+        _check_links(points, commitments, j, n_chunks)
+        parsed.append(proof)
+    factors = None
+    if rule == "clipped_fedavg":
+        if clip_norm is None:
+            raise InvalidArgument("clip_norm is required for rule clipped_fedavg")
+        norms = [0] * n
+        for proof in parsed:
+            outs = _public_ints(proof)
+            if len(outs) != cs + n:
+                raise InvalidProof(
+                    f"a clipped FedAvg proof must have {cs + n} public values, not {len(outs)}"
+                )
+            norms = [a + b for a, b in zip(norms, outs[cs:], strict=True)]
+        factors = clip_factors(norms, clip_norm, domain.scale)
+        expected = commit_chunk(domain, factors)
+        for j, proof in enumerate(parsed):
+            if proof_input_commitments(proof, n_inputs)[n] != expected:
+                raise InvalidProof(
+                    f"the proof of chunk {j} used clip factors other than the ones the clients' norms give"
+                )
+    for j, proof in enumerate(parsed):
+        chunk = [int(v) for v in aggregate_int[j * cs : (j + 1) * cs]]
+        outs = _public_ints(proof)
+        if rule in ("median", "trimmed_mean"):
+            if len(outs) != 1 or outs[0] != 0:
+                raise InvalidProof(
+                    f"the proof of chunk {j} shows the claimed {rule.replace('_', ' ')} is wrong "
+                    f"(violation {outs[0] if outs else None}, must be 0)"
+                )
+            name = "median" if rule == "median" else "trimmed_sum"
+            point = proof_input_commitments(proof, n_inputs)[circuit.input_index(name)]
+            if point != commit_chunk(domain, chunk):
+                raise InvalidProof(f"the aggregate of chunk {j} is not the value its proof is about")
+        elif outs[:cs] != chunk:
+            i = next((k for k in range(cs) if k >= len(outs) or outs[k] != chunk[k]), 0)
+            raise InvalidProof(
+                f"aggregate value {j * cs + i} (chunk {j}) differs from what its proof computes"
+            )
+
+
+def _check_links(points: list[bytes], commitments: Sequence[UpdateCommitment], j: int, n_chunks: int) -> None:
+    for i, c in enumerate(commitments):
+        if points[i] == c.points[j]:
+            continue
+        for other in range(n_chunks):
+            if other != j and all(points[k] == cc.points[other] for k, cc in enumerate(commitments)):
+                raise InvalidProof(f"the proof given for chunk {j} is the proof of chunk {other}")
+        raise CommitmentMismatch(
+            f"the proof of chunk {j} is not bound to client {i}'s posted commitment "
+            "(a client swapped, dropped or added)"
+        )
+
+
+# -- the backend zkagg._shard dispatches to ------------------------------------------------------
+
+
+class _Backend:
+    """Plugs the proven rules into :func:`zkagg.aggregate_shard` / :func:`zkagg.verify_shard`."""
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+
+    def prove(
+        self,
+        spec: Any,
+        quantized: IntArray,
+        weights: tuple[int, ...],
+        length: int,
+        salts: list[list[int]] | None,
+        commitments: Sequence[UpdateCommitment] | None,
+    ) -> Any:
+        from zkagg._shard import ChunkProof, RuleProof
+
+        if salts is not None:
+            raise InvalidArgument(f"rule {self.rule} needs an unsalted domain (salted=False)")
+        result = prove_rule(
+            self.rule, spec.domain(), quantized, weights=weights, beta=spec.beta, clip_norm=spec.clip_norm
+        )
+        proofs = tuple(ChunkProof(p.chunk, p.circuit_id, p.proof.to_bytes()) for p in result.proofs)
+        return RuleProof(result.aggregate(length, spec.scale), proofs)
+
+    def verify(
+        self,
+        spec: Any,
+        commitments: Sequence[UpdateCommitment],
+        weights: tuple[int, ...],
+        result: Any,
+    ) -> None:
+        domain = spec.domain()
+        n = len(commitments)
+        divisor = rule_divisor(self.rule, n, weights, spec.beta)
+        ints = aggregate_to_int(result.aggregate, divisor, spec.scale, result.length)
+        padded = ints + [0] * (domain.n_chunks(result.length) * domain.chunk_size - len(ints))
+        verify_rule(
+            self.rule,
+            domain,
+            commitments,
+            padded,
+            result.proofs,
+            weights=weights,
+            beta=spec.beta,
+            clip_norm=spec.clip_norm,
+        )
+
+
+def _register() -> None:
+    try:
+        from zkagg._shard import register_rule
+    except ImportError:  # pragma: no cover - _shard is part of the package
+        return
+    for rule in ("median", "trimmed_mean", "clipped_fedavg"):
+        register_rule(rule, _Backend(rule))
+
+
+_register()
