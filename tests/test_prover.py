@@ -125,3 +125,19 @@ def test_missing_or_invalid_input_file(example_proven, tmp_path: Path) -> None: 
     broken.write_text("{")
     with pytest.raises(InvalidArgument, match="not valid JSON"):
         prove(example_proven.artifacts, broken)
+
+
+def test_public_values_with_committed_inputs(example_proven) -> None:  # type: ignore[no-untyped-def]
+    # ezkl lists only public instances in the settings: committed inputs must not shift the outputs
+    from zkagg import RunArgs, build_circuit
+
+    from .conftest import EXAMPLES
+
+    committed = build_circuit(
+        EXAMPLES / "mlp.onnx", RunArgs(input_visibility="polycommit", input_scale=10, param_scale=10)
+    )
+    proof = prove(committed, example_proven.input_path)
+    values = public_values(proof, committed)
+    reference = public_values(Proof.load(example_proven.proof_path), example_proven.artifacts)
+    assert values["inputs"] == []
+    assert values["outputs"] == reference["outputs"]

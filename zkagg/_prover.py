@@ -409,13 +409,13 @@ def public_values(proof: Proof, artifacts: CircuitArtifacts) -> dict[str, list[l
     shapes: list[list[int]] = settings.get("model_instance_shapes", [])
     out: dict[str, list[list[float]]] = {"inputs": [], "outputs": []}
     groups: list[tuple[str, list[int]]] = []
-    n_in = len(settings.get("model_input_scales", []))
     if str(run_args["input_visibility"]).lower() == "public":
         groups += [("inputs", [int(s) for s in settings["model_input_scales"]])]
     if str(run_args["output_visibility"]).lower() == "public":
         groups += [("outputs", [int(s) for s in settings["model_output_scales"]])]
     cursor = 0
-    shape_iter = iter(shapes if groups and groups[0][0] == "inputs" else shapes[n_in:])
+    # ezkl lists the shapes of public instances only, in order: public inputs, then public outputs
+    shape_iter = iter(shapes)
     for name, scales in groups:
         for scale in scales:
             shape = next(shape_iter, None)
