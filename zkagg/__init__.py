@@ -7,6 +7,9 @@ Celestia-compatible data-availability layer. Assumes ezkl 23.0.5 (pinned).
 
 from __future__ import annotations
 
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from zkagg._artifacts import (
     CircuitArtifacts,
     RunArgs,
@@ -32,10 +35,52 @@ from zkagg._errors import (
     ZkaggError,
 )
 from zkagg._field import FIELD_MODULUS, dequantize, quantize
+from zkagg._fl_data import DigitsData, load_digits_task
+from zkagg._guard import MessageGuard
+from zkagg._keys import EncryptionKey, Identity, SigningKey
+from zkagg._messages import (
+    ClientUpdate,
+    GlobalResult,
+    RoundManifest,
+    ShardResult,
+    ShardVerdict,
+    VerdictReason,
+    decode_message,
+)
 from zkagg._prover import Proof, is_valid, load_input, prove, public_values, verify
 from zkagg._shard import ChunkProof, ShardAggregate, aggregate_shard, combine_shards, verify_shard
+from zkagg._sharding import assign_shard, deployment_namespaces
 from zkagg._spec import AggregationSpec
 from zkagg._srs import SRS, dev_srs, load_srs
+
+# The federated-learning workload needs torch: its names load on first use, so that `import zkagg`
+# (and `zkagg --help`) stays fast.
+_LAZY: dict[str, str] = {
+    "DigitsMLP": "zkagg._fl_model",
+    "TrainConfig": "zkagg._fl_model",
+    "local_train": "zkagg._fl_model",
+    "FLConfig": "zkagg._fl_sim",
+    "run_reference": "zkagg._fl_sim",
+    "QualityProof": "zkagg._quality",
+    "QualitySpec": "zkagg._quality",
+    "prove_quality": "zkagg._quality",
+    "verify_quality": "zkagg._quality",
+}
+
+if _TYPE_CHECKING:
+    from zkagg._fl_model import DigitsMLP, TrainConfig, local_train
+    from zkagg._fl_sim import FLConfig, run_reference
+    from zkagg._quality import QualityProof, QualitySpec, prove_quality, verify_quality
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zkagg' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 
@@ -46,40 +91,64 @@ __all__ = [
     "ChunkProof",
     "CircuitArtifacts",
     "CircuitError",
+    "ClientUpdate",
     "CommitmentDomain",
     "CommitmentMismatch",
     "DAAuthError",
     "DAConnectionError",
     "DAError",
     "DARPCError",
+    "DigitsData",
+    "DigitsMLP",
+    "EncryptionKey",
     "FIELD_MODULUS",
+    "FLConfig",
+    "GlobalResult",
+    "Identity",
     "InvalidArgument",
     "InvalidProof",
+    "MessageGuard",
     "Proof",
     "ProtocolError",
     "ProvingError",
+    "QualityProof",
+    "QualitySpec",
     "QuantizationError",
+    "RoundManifest",
     "RunArgs",
     "SRS",
     "ShardAggregate",
+    "ShardResult",
+    "ShardVerdict",
+    "SigningKey",
+    "TrainConfig",
     "UpdateCommitment",
+    "VerdictReason",
     "ZkaggError",
     "__version__",
     "aggregate_shard",
+    "assign_shard",
     "build_circuit",
     "combine_shards",
     "commit_update",
     "commitment_domain",
+    "decode_message",
+    "deployment_namespaces",
     "dequantize",
     "dev_srs",
     "export_artifacts",
     "is_valid",
     "load_artifacts",
+    "load_digits_task",
     "load_input",
     "load_srs",
+    "local_train",
     "prove",
+    "prove_quality",
     "public_values",
     "quantize",
+    "run_reference",
     "verify",
+    "verify_quality",
     "verify_shard",
 ]
