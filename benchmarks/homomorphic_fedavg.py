@@ -36,13 +36,17 @@ from zkagg._field import FIELD_MODULUS
 GOAL = 10_000_000  # client values per second, commitment of the aggregate included
 
 
-def _median_time(fn: Any, repeats: int) -> float:
+def _times(fn: Any, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def _median_time(fn: Any, repeats: int) -> float:
+    return statistics.median(_times(fn, repeats))
 
 
 def run_shape(n_clients: int, length: int, chunk_size: int, repeats: int, seed: int) -> dict[str, Any]:
@@ -63,7 +67,9 @@ def run_shape(n_clients: int, length: int, chunk_size: int, repeats: int, seed: 
     decode_s = _median_time(lambda: ShardAggregate.from_bytes(data), repeats)
     decoded = ShardAggregate.from_bytes(data)
     verify_shard(spec, commitments, weights, decoded)  # warm: reference circuit, B, page cache
-    verify_s = _median_time(lambda: verify_shard(spec, commitments, weights, decoded), repeats)
+    verify_times = _times(lambda: verify_shard(spec, commitments, weights, decoded), repeats)
+    verify_s = statistics.median(verify_times)
+    verify_best_s = min(verify_times)
 
     message = [secrets.randbelow(FIELD_MODULUS) for _ in range(domain.message_size)]
     kzg_s = _median_time(lambda: commit_chunk(domain, message), repeats)
@@ -79,12 +85,15 @@ def run_shape(n_clients: int, length: int, chunk_size: int, repeats: int, seed: 
         "encoded_bytes": len(data),
         "decode_s": decode_s,
         "verify_s": verify_s,
+        "verify_best_s": verify_best_s,
+        "values_per_s_verify_best": values / verify_best_s,
         "kzg_commit_one_chunk_s": kzg_s,
         "kzg_share_of_verify": kzg_s / verify_s,
         "unbatched_kzg_s": kzg_s * n_chunks,
         "values_per_s_verify": values / verify_s,
         "values_per_s_decode_and_verify": values / total_s,
         "meets_goal": values / verify_s >= GOAL,
+        "meets_goal_best": values / verify_best_s >= GOAL,
         "client_commit_s_all_clients": commit_s,
         "aggregate_s": aggregate_s,
     }
@@ -117,7 +126,8 @@ def main() -> None:
         ("verify_s", "verify s"),
         ("kzg_commit_one_chunk_s", "of which kzg_commit s"),
         ("unbatched_kzg_s", "unbatched kzg_commit s"),
-        ("values_per_s_verify", "values/s (verify)"),
+        ("values_per_s_verify", "values/s (verify, median)"),
+        ("values_per_s_verify_best", "values/s (verify, best)"),
         ("decode_s", "decode s"),
         ("values_per_s_decode_and_verify", "values/s (decode+verify)"),
         ("encoded_bytes", "encoded bytes"),

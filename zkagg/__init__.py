@@ -47,6 +47,7 @@ from zkagg._messages import (
     VerdictReason,
     decode_message,
 )
+from zkagg._norm import NormProof, prove_norm, verify_norm
 from zkagg._prover import Proof, is_valid, load_input, prove, public_values, verify
 from zkagg._shard import ChunkProof, ShardAggregate, aggregate_shard, combine_shards, verify_shard
 from zkagg._sharding import assign_shard, deployment_namespaces
@@ -108,6 +109,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidProof",
     "MessageGuard",
+    "NormProof",
     "Proof",
     "ProtocolError",
     "ProvingError",
@@ -144,11 +146,13 @@ __all__ = [
     "load_srs",
     "local_train",
     "prove",
+    "prove_norm",
     "prove_quality",
     "public_values",
     "quantize",
     "run_reference",
     "verify",
+    "verify_norm",
     "verify_quality",
     "verify_shard",
 ]
