@@ -24,7 +24,6 @@ import random
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,10 +33,9 @@ import aiohttp
 
 from zkagg.da import Blob, Namespace
 from zkagg.da._auth import load_or_create_secret, new_token
-from zkagg.da._server import new_event_loop
+from zkagg.da._server import new_event_loop, spawn_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
-_ENTRY = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
 
 
 def cpu_model() -> str:
@@ -72,29 +70,8 @@ def fsync_probe(folder: Path, count: int = 200) -> dict[str, float]:
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _ENTRY,
-            "da",
-            "serve",
-            "--home",
-            str(home),
-            "--port",
-            "0",
-            "--instant",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise SystemExit("the server did not start")
-    return proc, json.loads(line)["url"]
+    """Start ``zkagg da serve --instant --port 0`` and return the process and its URL."""
+    return spawn_server(home, instant=True)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -36,6 +36,8 @@ import json
 import logging
 import re
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,7 +67,7 @@ from zkagg.da._chain import (
 from zkagg.da._namespace import Namespace
 from zkagg.da._node import EmbeddedNode
 
-__all__ = ["DEFAULT_PORT", "MAX_REQUEST_SIZE", "RPCServer", "ServerThread", "serve"]
+__all__ = ["DEFAULT_PORT", "MAX_REQUEST_SIZE", "RPCServer", "ServerThread", "serve", "spawn_server"]
 
 log = logging.getLogger("zkagg.da.server")
 
@@ -1028,3 +1030,32 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+_CLI_ENTRY: Final = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
+
+
+def spawn_server(home: Path, *, instant: bool = True) -> tuple[subprocess.Popen[str], str]:
+    """Start ``zkagg da serve --port 0 --json`` as a child process and return it with its URL.
+
+    The child binds a free loopback port and prints one JSON line with its URL once it listens.
+    Used by the crash test and the server benchmark, which need a real process to ``kill -9``.
+
+    Raises
+    ------
+    DAConnectionError
+        The child exited before it listened.
+    """
+    from zkagg._errors import DAConnectionError
+
+    args = [sys.executable, "-c", _CLI_ENTRY, "da", "serve", "--home", str(home), "--port", "0", "--json"]
+    if instant:
+        args.append("--instant")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        proc.wait()
+        raise DAConnectionError(f"zkagg da serve (home {home}) exited before listening")
+    return proc, str(json.loads(line)["url"])

@@ -7,11 +7,9 @@ whose submission was acknowledged must come back byte-identical at its acknowled
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,36 +19,12 @@ import pytest
 from zkagg import DAError
 from zkagg.da import Blob, CelestiaClient, Namespace
 from zkagg.da._auth import load_or_create_secret, new_token
-
-_ENTRY = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
+from zkagg.da._server import spawn_server
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen[str], str]:
     """Start ``zkagg da serve --instant --port 0`` and return the process and its URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _ENTRY,
-            "da",
-            "serve",
-            "--home",
-            str(home),
-            "--port",
-            "0",
-            "--instant",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise AssertionError("zkagg da serve exited before listening")
-    return proc, json.loads(line)["url"]
+    return spawn_server(home, instant=True)
 
 
 @pytest.mark.slow
