@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.harness import cpu_model
 from zkagg.da._blob import Blob
 from zkagg.da._commitment import blob_commitment, merkle_mountain_range_sizes, subtree_width
 from zkagg.da._namespace import Namespace
@@ -48,16 +49,6 @@ def generic_commitment(namespace: Namespace, data: bytes) -> bytes:
         roots.append(nmt_root([nmt_leaf(ns + s) for s in shares[pos : pos + size]]))
         pos += size
     return rfc6962_root(roots)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine() -> dict[str, object]:

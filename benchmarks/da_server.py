@@ -31,21 +31,12 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.harness import cpu_model
 from zkagg.da import Blob, Namespace
 from zkagg.da._auth import load_or_create_secret, new_token
 from zkagg.da._server import new_event_loop, spawn_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def fsync_probe(folder: Path, count: int = 200) -> dict[str, float]:

@@ -20,16 +20,20 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def describe_machine() -> dict[str, Any]:
-    """CPU model, cores, memory, OS, Python and the versions that matter for the numbers."""
-    cpu = platform.processor() or "unknown"
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or what ``platform`` knows)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown"
+
+
+def describe_machine() -> dict[str, Any]:
+    """CPU model, cores, memory, OS, Python and the versions that matter for the numbers."""
+    cpu = cpu_model()
     mem_gib = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
