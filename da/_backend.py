@@ -11,14 +11,14 @@ heights as strings (tmjson), Tendermint hashes as upper-case hex and the DAH roo
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time as _time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
 from zkagg._errors import InvalidArgument
+from zkagg.da._b64 import b64 as _b64
+from zkagg.da._b64 import unb64 as _unb64
 from zkagg.da._blob import Blob
 from zkagg.da._namespace import Namespace
 
@@ -75,19 +75,6 @@ def format_rfc3339_nanos(ns: int) -> str:
     if frac:
         stamp += "." + f"{frac:09d}".rstrip("0")
     return stamp + "Z"
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: object, what: str) -> bytes:
-    if not isinstance(text, str):
-        raise InvalidArgument(f"{what} must be a base64 string, not {type(text).__name__}")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidArgument(f"{what} must be standard base64, not {text[:40]!r}") from exc
 
 
 def _hex(data: bytes) -> str:

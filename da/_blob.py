@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from zkagg._errors import CommitmentMismatch, InvalidArgument
+from zkagg.da._b64 import b64 as _b64
 from zkagg.da._commitment import blob_commitment
 from zkagg.da._namespace import Namespace
 from zkagg.da._shares import check_signer, shares_needed
@@ -23,10 +24,6 @@ __all__ = ["COMMITMENT_SIZE", "USER_SHARE_VERSIONS", "Blob"]
 COMMITMENT_SIZE: Final = 32
 #: Share versions a user may submit (version 2 is the protocol-internal Fibre blob).
 USER_SHARE_VERSIONS: Final = (0, 1)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _field_bytes(obj: dict[str, object], key: str) -> bytes | None:

@@ -17,7 +17,6 @@ Foreign errors are translated in one place, :func:`translate_error`.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import itertools
 import json
@@ -38,6 +37,7 @@ from zkagg._errors import (
     DARPCError,
     InvalidArgument,
 )
+from zkagg.da._b64 import b64 as _b64
 from zkagg.da._backend import Header, TxConfig, parse_height
 from zkagg.da._blob import Blob
 from zkagg.da._namespace import Namespace
@@ -120,10 +120,6 @@ def translate_error(failure: BaseException | RPCFailure, context: str = "") -> D
     if isinstance(failure, (OSError, TimeoutError)):
         return DAConnectionError(f"{prefix}cannot reach the DA node ({type(failure).__name__}): {failure}")
     return DAError(f"{prefix}unexpected failure talking to the DA node ({type(failure).__name__}): {failure}")
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _ns(namespace: Namespace, name: str = "namespace") -> str:

@@ -19,14 +19,14 @@ fuzz corpus (``blob/testdata/fuzz-corpus``) verify with :meth:`CommitmentProof.v
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from zkagg._errors import InvalidArgument, InvalidProof
+from zkagg.da._b64 import b64 as _b64
+from zkagg.da._b64 import unb64 as _unb64
 from zkagg.da._blob import Blob
 from zkagg.da._commitment import SUBTREE_ROOT_THRESHOLD, subtree_roots, subtree_width
 from zkagg.da._namespace import NAMESPACE_ID_SIZE, Namespace
@@ -45,19 +45,6 @@ __all__ = [
 ]
 
 _sha256 = hashlib.sha256
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _unb64(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{what} must be a base64 string, not {type(value).__name__}")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidArgument(f"{what} must be standard base64, not {value[:40]!r}") from exc
 
 
 def _int(value: object, what: str) -> int:

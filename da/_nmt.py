@@ -17,14 +17,14 @@ column roots.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from zkagg._errors import InvalidArgument
+from zkagg.da._b64 import b64 as _b64
+from zkagg.da._b64 import unb64 as _unb64
 from zkagg.da._namespace import NAMESPACE_SIZE
 
 __all__ = [
@@ -110,19 +110,6 @@ def rfc6962_root(items: Sequence[bytes]) -> bytes:
         return _sha256(LEAF_PREFIX + items[0]).digest()
     k = largest_pow2_below(n)
     return _sha256(NODE_PREFIX + rfc6962_root(items[:k]) + rfc6962_root(items[k:])).digest()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _unb64(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{what} must be a base64 string, not {type(value).__name__}")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidArgument(f"{what} must be standard base64, not {value[:40]!r}") from exc
 
 
 @dataclass(frozen=True)
