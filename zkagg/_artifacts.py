@@ -34,7 +34,7 @@ from filelock import FileLock
 
 from zkagg._errors import ArtifactError, CircuitError, InvalidArgument, ProvingError
 from zkagg._ezkl import EZKL_VERSION, call_ezkl, ezkl_module
-from zkagg._home import atomic_write_text, sha256_file, zkagg_home
+from zkagg._home import atomic_write_text, sha256_file, sha256_file_memo, zkagg_home
 from zkagg._srs import MAX_LOGROWS, MIN_LOGROWS, SRS, dev_srs, find_srs
 
 __all__ = [
@@ -227,21 +227,6 @@ class CircuitArtifacts:
         return int(self.settings.get("num_rows", 0))
 
 
-# -- hashing with a per-process memo ------------------------------------------------------------
-
-_HASH_MEMO: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str:
-    st = path.stat()
-    memo_key = (str(path), st.st_size, st.st_mtime_ns)
-    digest = _HASH_MEMO.get(memo_key)
-    if digest is None:
-        digest = sha256_file(path)
-        _HASH_MEMO[memo_key] = digest
-    return digest
-
-
 def _cache_key(model_sha: str, run_args: RunArgs, calibration_sha: str | None, srs_id: str) -> str:
     material = json.dumps(
         {
@@ -311,7 +296,7 @@ def _verify_entry(directory: Path, files: tuple[str, ...] = _FILES) -> dict[str,
         for name in files:
             record = manifest["files"][name]
             path = directory / name
-            if path.stat().st_size != int(record["size"]) or _file_sha256(path) != record["sha256"]:
+            if path.stat().st_size != int(record["size"]) or sha256_file_memo(path) != record["sha256"]:
                 return None
     except (OSError, ValueError, KeyError, TypeError):
         return None

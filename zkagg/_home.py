@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "sha256_file", "zkagg_home"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "sha256_file", "sha256_file_memo", "zkagg_home"]
 
 
 def zkagg_home(home: str | os.PathLike[str] | None = None) -> Path:
@@ -37,6 +37,24 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_file_memo(path: str | os.PathLike[str]) -> str:
+    """:func:`sha256_file`, remembered per process for a file of unchanged path, size and mtime.
+
+    Cache checks hash the same keys and SRS files on every use; a file that is rewritten gets a new
+    mtime (or size) and is hashed again, so corruption written after the first check is still seen.
+    """
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    digest = _HASH_MEMO.get(key)
+    if digest is None:
+        digest = sha256_file(path)
+        _HASH_MEMO[key] = digest
+    return digest
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> None:

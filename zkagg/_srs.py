@@ -31,7 +31,7 @@ from filelock import FileLock
 
 from zkagg._errors import ArtifactError, InvalidArgument
 from zkagg._ezkl import call_ezkl
-from zkagg._home import atomic_write_text, sha256_file, zkagg_home
+from zkagg._home import atomic_write_text, sha256_file, sha256_file_memo, zkagg_home
 
 __all__ = ["MAX_LOGROWS", "MIN_LOGROWS", "SRS", "dev_srs", "find_srs", "load_srs", "srs_file_size"]
 
@@ -160,7 +160,7 @@ def _load_dev_record(path: Path, meta_path: Path, k: int) -> SRS | None:
     try:
         record = json.loads(meta_path.read_text())
         digest = str(record["sha256"])
-        if read_srs_logrows(path) != k or sha256_file(path) != digest:
+        if read_srs_logrows(path) != k or sha256_file_memo(path) != digest:
             return None
     except (ValueError, KeyError, OSError, ArtifactError):
         return None
@@ -240,7 +240,7 @@ def find_srs(
                 continue
         except ArtifactError:
             continue
-        if sha256_file(candidate) == sha256:
+        if sha256_file_memo(candidate) == sha256:
             return SRS(path=candidate, logrows=logrows, sha256=sha256, insecure=insecure, source=source)
     raise ArtifactError(
         f"no SRS with sha256 {sha256[:16]}... (logrows {logrows}) is known here: pass the SRS file "
