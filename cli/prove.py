@@ -92,7 +92,7 @@ def prove(
         "logrows": artifacts.logrows,
         "rows": artifacts.num_rows,
         "proof_bytes": proof.proof_size,
-        "srs": {k: v for k, v in artifacts.srs.describe().items()},
+        "srs": artifacts.srs.describe(),
         "timings": {**artifacts.timings, **proof.timings, "total": elapsed},
         "exported": str(exported) if exported else None,
     }

@@ -220,11 +220,12 @@ def _check_inputs(artifacts: CircuitArtifacts, inputs: list[list[float]]) -> Non
         need = math.prod(shape)
         if len(values) != need:
             raise InvalidArgument(f"input {i} must have {need} values (shape {shape}), not {len(values)}")
-        q = quantize(values, int(scales[min(i, len(scales) - 1)]))
+        scale = int(scales[min(i, len(scales) - 1)])
+        q = quantize(values, scale)
         if q.size and int(np.abs(q).max()) >= decomp:
             j = int(np.argmax(np.abs(q)))
             raise InvalidArgument(
-                f"input {i}[{j}] = {values[j]!r} is too large for this circuit: at scale {scales[0]} it "
+                f"input {i}[{j}] = {values[j]!r} is too large for this circuit: at scale {scale} it "
                 f"quantizes to {int(q[j])}, beyond the circuit's range of +-{decomp}"
             )
 
