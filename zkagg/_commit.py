@@ -57,7 +57,7 @@ from py_ecc.optimized_bn128.optimized_curve import normalize
 from zkagg._errors import ArtifactError, CommitmentMismatch, InvalidArgument
 from zkagg._ezkl import call_ezkl
 from zkagg._field import FIELD_MODULUS, MAX_SCALE, quantize
-from zkagg._srs import MAX_LOGROWS, MIN_LOGROWS, SRS, dev_srs, find_srs
+from zkagg._srs import MAX_LOGROWS, MIN_LOGROWS, SRS, dev_srs, srs_by_hash
 
 __all__ = [
     "COMMITMENT_LAYOUT_VERSION",
@@ -229,16 +229,14 @@ def _reference(domain: CommitmentDomain, srs: SRS | None = None) -> tuple[str, s
         from zkagg._artifacts import RunArgs, build_circuit
 
         if srs is None:
-            candidate = dev_srs(domain.logrows)
-            if candidate.sha256 != domain.srs_sha256:
-                try:  # a ceremony SRS registered with load_srs
-                    candidate = find_srs(domain.srs_sha256, domain.logrows)
-                except ArtifactError as exc:
-                    raise ArtifactError(
-                        f"the commitment domain names SRS {domain.srs_sha256[:16]}... (logrows "
-                        f"{domain.logrows}), which is neither the dev SRS of this cache nor a registered "
-                        "ceremony SRS: load it with zkagg.load_srs(path, sha256=...) first"
-                    ) from exc
+            try:
+                candidate = srs_by_hash(domain.srs_sha256, domain.logrows)
+            except ArtifactError as exc:
+                raise ArtifactError(
+                    f"the commitment domain names SRS {domain.srs_sha256[:16]}... (logrows "
+                    f"{domain.logrows}), which is neither the dev SRS of this cache nor a registered "
+                    "ceremony SRS: load it with zkagg.load_srs(path, sha256=...) first"
+                ) from exc
             srs = candidate
         artifacts = build_circuit(
             _reference_model(),

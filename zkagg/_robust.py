@@ -49,7 +49,7 @@ from zkagg._commit import POINT_SIZE, CommitmentDomain, UpdateCommitment, commit
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof, ZkaggError
 from zkagg._field import felt_to_signed
 from zkagg._prover import Proof, prove, verify
-from zkagg._srs import SRS, dev_srs, find_srs
+from zkagg._srs import SRS, srs_by_hash
 from zkagg.circuits._graph import Circuit
 from zkagg.circuits.clipped_fedavg import clipped_fedavg_circuit
 from zkagg.circuits.fedavg import fedavg_circuit
@@ -118,10 +118,8 @@ def rule_circuit(
 
 def _domain_srs(domain: CommitmentDomain) -> SRS | None:
     """``None`` for the dev SRS (build_circuit's default), else the registered ceremony SRS."""
-    dev = dev_srs(domain.logrows)
-    if dev.sha256 == domain.srs_sha256:
-        return None
-    return find_srs(domain.srs_sha256, domain.logrows)
+    srs = srs_by_hash(domain.srs_sha256, domain.logrows)
+    return None if srs.source == "dev" else srs
 
 
 def domain_artifacts(circuit: Circuit, domain: CommitmentDomain) -> CircuitArtifacts:

@@ -33,7 +33,16 @@ from zkagg._errors import ArtifactError, InvalidArgument
 from zkagg._ezkl import call_ezkl
 from zkagg._home import atomic_write_text, sha256_file, sha256_file_memo, zkagg_home
 
-__all__ = ["MAX_LOGROWS", "MIN_LOGROWS", "SRS", "dev_srs", "find_srs", "load_srs", "srs_file_size"]
+__all__ = [
+    "MAX_LOGROWS",
+    "MIN_LOGROWS",
+    "SRS",
+    "dev_srs",
+    "find_srs",
+    "load_srs",
+    "srs_by_hash",
+    "srs_file_size",
+]
 
 #: ezkl's default range-check table has 2**14 rows, so no circuit goes below 2**15.
 MIN_LOGROWS = 15
@@ -246,3 +255,15 @@ def find_srs(
         f"no SRS with sha256 {sha256[:16]}... (logrows {logrows}) is known here: pass the SRS file "
         "with --srs (or put it in the --artifacts directory)"
     )
+
+
+def srs_by_hash(sha256: str, logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
+    """The SRS a commitment domain or circuit names by hash.
+
+    The dev SRS of this cache when it has that hash (generated on first use), else a registered
+    ceremony SRS (:func:`find_srs`). Raises :class:`~zkagg.ArtifactError` when neither matches.
+    """
+    dev = dev_srs(logrows, home=home)
+    if dev.sha256 == sha256:
+        return dev
+    return find_srs(sha256, logrows, home=home)
