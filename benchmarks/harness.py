@@ -61,7 +61,11 @@ def describe_machine() -> dict[str, Any]:
 def run_child(
     args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 1800
 ) -> dict[str, Any]:
-    """Run a command, returning wall seconds, exit code, peak RSS (MiB) and the last stdout line as JSON."""
+    """Run a command, returning wall and CPU seconds, exit code and its last stdout line parsed as JSON.
+
+    Peak memory is not taken here: RUSAGE_CHILDREN's ru_maxrss is the largest of any child so far,
+    so each worker reports its own with :func:`peak_rss_mib`.
+    """
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -73,7 +77,6 @@ def run_child(
         "wall_s": wall,
         "returncode": proc.returncode,
         "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        # ru_maxrss of children is the largest of any child so far: run_child_peak below is exact
     }
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     if lines:
