@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from zkagg.cli import da, example, info, prove, verify
+from zkagg.cli import audit, da, example, info, prove, roles, run, verify
 
 app = typer.Typer(
     name="zkagg",
@@ -22,6 +22,12 @@ app.command(name="prove")(prove.prove)
 app.command(name="verify")(verify.verify)
 app.command(name="info")(info.info)
 app.command(name="example")(example.example)
+app.command(name="run")(run.run)
+app.command(name="audit")(audit.audit)
+app.command(name="init")(roles.init)
+app.command(name="coordinator")(roles.coordinator)
+app.command(name="shard")(roles.shard)
+app.command(name="client")(roles.client)
 app.add_typer(da.app, name="da")
 
 

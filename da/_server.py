@@ -1035,11 +1035,15 @@ class ServerThread:
 _CLI_ENTRY: Final = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
 
 
-def spawn_server(home: Path, *, instant: bool = True) -> tuple[subprocess.Popen[str], str]:
+def spawn_server(
+    home: Path, *, instant: bool = True, block_time: float | None = None, skip_auth: bool = False
+) -> tuple[subprocess.Popen[str], str]:
     """Start ``zkagg da serve --port 0 --json`` as a child process and return it with its URL.
 
     The child binds a free loopback port and prints one JSON line with its URL once it listens.
-    Used by the crash test and the server benchmark, which need a real process to ``kill -9``.
+    Used by the crash test, the server benchmark and the multi-process round tests, which need a
+    real process (to ``kill -9``, or to share between processes). ``block_time`` (with
+    ``instant=False``) sets the block cadence; ``skip_auth`` serves without JWT authentication.
 
     Raises
     ------
@@ -1051,6 +1055,10 @@ def spawn_server(home: Path, *, instant: bool = True) -> tuple[subprocess.Popen[
     args = [sys.executable, "-c", _CLI_ENTRY, "da", "serve", "--home", str(home), "--port", "0", "--json"]
     if instant:
         args.append("--instant")
+    elif block_time is not None:
+        args += ["--block-time", str(block_time)]
+    if skip_auth:
+        args.append("--skip-auth")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()

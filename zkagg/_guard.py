@@ -3,8 +3,9 @@
 A valid signature proves who wrote a message, not that it belongs here. Before a verifier (shard
 aggregator, coordinator, auditor) uses a decoded message, :class:`MessageGuard` checks, in order:
 
-1. **binding**: the deployment and round are the manifest's, the shard exists, and the blob sits in
-   the namespace of that shard (or the control namespace);
+1. **binding**: the deployment and round are the manifest's (a message of an earlier round is a
+   replay), the shard exists, and the blob sits in the namespace of that shard (or the control
+   namespace);
 2. **identity and signature**: the signer is the key the manifest (or the client registry) names
    for that role, and the signature verifies;
 3. **assignment**: a client update's shard is the one :func:`~zkagg._sharding.assign_shard` gives
@@ -166,6 +167,11 @@ class MessageGuard:
             raise _Rejected(
                 VerdictReason.MISBOUND,
                 f"{what} deployment must be {m.deployment.hex()}, not {deployment.hex()}",
+            )
+        if round_ < m.round:
+            raise _Rejected(
+                VerdictReason.REPLAYED,
+                f"{what} round must be {m.round}, not {round_} (a message of an earlier round replayed)",
             )
         if round_ != m.round:
             raise _Rejected(VerdictReason.MISBOUND, f"{what} round must be {m.round}, not {round_}")

@@ -1,0 +1,88 @@
+"""``zkagg audit``: re-derive every verdict of a deployment's rounds from the DA layer alone."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from zkagg.cli._common import HomeOption, JsonOption, emit_json, fail, handle_errors
+
+
+@handle_errors
+def audit(
+    da: Annotated[str, typer.Option("--da", envvar="ZKAGG_DA_URL", help="The DA node's JSON-RPC address.")],
+    namespace: Annotated[
+        str,
+        typer.Option(
+            "--namespace", help="The deployment's control namespace (58 hex digits, as zkagg run prints)."
+        ),
+    ],
+    round_: Annotated[int | None, typer.Option("--round", help="Audit only this round.", min=1)] = None,
+    deployment_id: Annotated[
+        str | None,
+        typer.Option("--deployment-id", help="Pick one deployment when several share the namespace."),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="CELESTIA_NODE_AUTH_TOKEN", help="JWT for the DA node.")
+    ] = None,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-judge every round (or --round N) from DA data and compare with the coordinator's verdicts.
+
+    Exit status 0 when everything reproduces; otherwise the mismatches are listed and the exit
+    status is 14 (a protocol error).
+    """
+    from zkagg._audit import audit as run_audit
+    from zkagg._errors import InvalidArgument, ProtocolError
+    from zkagg._round import find_deployment
+    from zkagg.da import CelestiaClient, Namespace
+
+    try:
+        ns = Namespace.from_bytes(bytes.fromhex(namespace.removeprefix("0x")))
+    except (ValueError, InvalidArgument) as exc:
+        raise InvalidArgument(f"--namespace must be 29 bytes as 58 hex digits, not {namespace!r}") from exc
+    dep_id = None
+    if deployment_id is not None:
+        try:
+            dep_id = bytes.fromhex(deployment_id)
+        except ValueError:
+            dep_id = b""
+        if len(dep_id) != 32:
+            raise InvalidArgument(f"--deployment-id must be 64 hex digits, not {deployment_id!r}")
+    backend = CelestiaClient(da, token)
+    try:
+        deployment = find_deployment(backend, ns, dep_id)
+        report = run_audit(
+            backend,
+            deployment,
+            rounds=[round_] if round_ is not None else None,
+            home=str(home) if home else None,
+        )
+    finally:
+        backend.close()
+    if json_output:
+        emit_json(report.to_json())
+    else:
+        for r in report.rounds:
+            verdicts = ", ".join(f"{v['shard']}:{v['reason']}" for v in r.verdicts) or "-"
+            state = "ok" if not r.mismatches else f"{len(r.mismatches)} mismatch(es)"
+            sys.stdout.write(f"round {r.round}: {state}; verdicts {verdicts}\n")
+        for m in report.mismatches:
+            sys.stdout.write(f"MISMATCH {m}\n")
+    if not report.rounds and not report.mismatches:
+        raise fail(
+            "no round of this deployment was found on the DA layer",
+            ProtocolError.exit_code,
+            as_json=json_output,
+        )
+    if not report.ok:
+        if not json_output:
+            sys.stderr.write(f"error: the audit found {len(report.mismatches)} mismatch(es)\n")
+        raise typer.Exit(code=ProtocolError.exit_code)
+    if not json_output:
+        sys.stdout.write(
+            f"audit passed: {len(report.rounds)} round(s) of deployment {deployment.deployment_id.hex()}\n"
+        )

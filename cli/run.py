@@ -1,0 +1,233 @@
+"""``zkagg run``: the main job, a few verified federated rounds with every message on the DA layer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
+
+if TYPE_CHECKING:
+    from zkagg._run import RoundRow, RunReport
+
+RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg")
+
+
+def _table(rows: list[RoundRow], title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name, justify in (
+        ("round", "right"),
+        ("test acc", "right"),
+        ("shards ok", "right"),
+        ("excluded (reason)", "left"),
+        ("clients", "right"),
+        ("prove s", "right"),
+        ("verify s", "right"),
+        ("round s", "right"),
+        ("DA KiB", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        excluded = ", ".join(f"{v['shard']}:{v['reason']}" for v in r.verdicts if v["reason"] != "accepted")
+        table.add_row(
+            str(r.round),
+            f"{r.test_accuracy:.3f}",
+            f"{r.shards_accepted}/{len(r.verdicts)}" + ("" if r.global_model else " (no quorum)"),
+            excluded or "-",
+            str(r.clients_posted),
+            f"{r.prove_seconds:.1f}",
+            f"{r.verify_seconds:.2f}",
+            f"{r.seconds:.1f}",
+            f"{r.da_bytes / 1024:.0f}",
+        )
+    return table
+
+
+def run(
+    clients: Annotated[int, typer.Option(help="Clients in the deployment.", min=1)] = 16,
+    shards: Annotated[int, typer.Option(help="Shards (aggregators).", min=1)] = 4,
+    rounds: Annotated[int, typer.Option(help="Rounds to run.", min=1)] = 5,
+    rule: Annotated[str, typer.Option(help=f"Aggregation rule: {', '.join(RULES)}.")] = "fedavg",
+    beta: Annotated[float | None, typer.Option(help="trimmed_mean: fraction trimmed at each end.")] = None,
+    clip_norm: Annotated[float | None, typer.Option(help="clipped_fedavg: L2 bound per client.")] = None,
+    dropout: Annotated[float, typer.Option(help="Fraction of clients that send nothing each round.")] = 0.0,
+    byzantine_clients: Annotated[
+        float, typer.Option(help="Fraction of Byzantine clients (they attack every round).")
+    ] = 0.0,
+    client_attack: Annotated[str, typer.Option(help="Client attack: sign-flip or scaled.")] = "sign-flip",
+    attack_scale: Annotated[float, typer.Option(help="Factor of the client attack.")] = 10.0,
+    byzantine_shards: Annotated[int, typer.Option(help="Number of Byzantine shard aggregators.", min=0)] = 0,
+    shard_attack: Annotated[
+        str, typer.Option(help="Shard attack: tamper-aggregate, replay or withhold.")
+    ] = "tamper-aggregate",
+    quality: Annotated[
+        bool, typer.Option("--quality/--no-quality", help="Shards prove their shard model's probe accuracy.")
+    ] = True,
+    quorum: Annotated[int, typer.Option(help="Accepted shards needed (0: a majority).", min=0)] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the data split, model, attackers and dropout.", min=0)
+    ] = 0,
+    da: Annotated[
+        str | None,
+        typer.Option(
+            "--da",
+            envvar="ZKAGG_DA_URL",
+            help="A running DA node (zkagg da serve, celestia-node); default: embedded.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="CELESTIA_NODE_AUTH_TOKEN", help="JWT for --da.")
+    ] = None,
+    instant: Annotated[
+        bool,
+        typer.Option(
+            "--instant/--wait-blocks",
+            help="With --da: the node makes blocks only on submission (zkagg da serve --instant), so the run "
+            "posts tick blobs to move deadlines along; otherwise it waits for blocks.",
+        ),
+    ] = False,
+    update_window: Annotated[
+        int | None,
+        typer.Option(help="Blocks for client updates (default: sized for an instant chain).", min=1),
+    ] = None,
+    result_window: Annotated[int | None, typer.Option(help="Blocks for shard results.", min=1)] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="Keep the node, keys and coordinator state here (default: temporary).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a JSON report here.")] = None,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run verified federated rounds on the digits task: clients, shard aggregators and a coordinator.
+
+    Every update, result and global model travels as blobs through the DA layer; every shard's
+    aggregate is verified (homomorphically for FedAvg, EZKL proofs otherwise) with its quality proof
+    before it enters the global model.
+    """
+    handle_errors(_run)(**locals())
+
+
+def _run(
+    *,
+    clients: int,
+    shards: int,
+    rounds: int,
+    rule: str,
+    beta: float | None,
+    clip_norm: float | None,
+    dropout: float,
+    byzantine_clients: float,
+    client_attack: str,
+    attack_scale: float,
+    byzantine_shards: int,
+    shard_attack: str,
+    quality: bool,
+    quorum: int,
+    seed: int,
+    da: str | None,
+    token: str | None,
+    instant: bool,
+    update_window: int | None,
+    result_window: int | None,
+    state: Path | None,
+    report: Path | None,
+    home: Path | None,
+    json_output: bool,
+) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
+    from zkagg._errors import InvalidArgument
+    from zkagg._run import RunConfig, run_deployment
+
+    if rule not in RULES:
+        raise InvalidArgument(f"--rule must be one of {', '.join(RULES)}, not {rule!r}")
+    if rule == "trimmed_mean" and beta is None:
+        beta = 0.2
+    if rule == "clipped_fedavg" and clip_norm is None:
+        clip_norm = 5.0
+    if report is not None and report.parent and not report.parent.exists():
+        raise InvalidArgument(f"--report must be a file in an existing directory, not {report}")
+    config = RunConfig(
+        clients=clients,
+        shards=shards,
+        rounds=rounds,
+        rule=rule,
+        beta=beta,
+        clip_norm=clip_norm,
+        dropout=dropout,
+        byzantine_clients=byzantine_clients,
+        client_attack=client_attack,
+        attack_scale=attack_scale,
+        byzantine_shards=byzantine_shards,
+        shard_attack=shard_attack,
+        quality=quality,
+        quorum=quorum,
+        seed=seed,
+        update_window=update_window,
+        result_window=result_window,
+    )
+    backend = None
+    if da is not None:
+        from zkagg.da import CelestiaClient
+
+        backend = CelestiaClient(da, token)
+    console = Console(stderr=True, highlight=False)
+    rows: list[RoundRow] = []
+    where = da or "embedded DA node"
+    title = f"zkagg run: {clients} clients, {shards} shards, {rule}, DA: {where}"
+    home_str = str(home) if home is not None else None
+    try:
+        if json_output:
+            result = run_deployment(
+                config, backend=backend, state_dir=state, instant=da is None or instant, home=home_str
+            )
+        else:
+            with Live(_table(rows, title), console=console, refresh_per_second=4, transient=False) as live:
+
+                def on_round(row: RoundRow) -> None:
+                    rows.append(row)
+                    live.update(_table(rows, title))
+
+                def progress(line: str) -> None:
+                    live.update(_table(rows, f"{title}\n  {line}"))
+
+                result = run_deployment(
+                    config,
+                    backend=backend,
+                    state_dir=state,
+                    instant=da is None or instant,
+                    home=home_str,
+                    on_round=on_round,
+                    progress=progress,
+                )
+                live.update(_table(rows, title))
+    finally:
+        if backend is not None:
+            backend.close()
+    if report is not None:
+        result.write(report)
+    _summary(result, json_output, report)
+
+
+def _summary(result: RunReport, json_output: bool, report: Path | None) -> None:
+    if json_output:
+        emit_json({"ok": True, **result.to_json()})
+        return
+    out = sys.stdout
+    out.write(
+        f"final test accuracy {result.final_accuracy:.3f} (from {result.initial_accuracy:.3f}) after "
+        f"{len(result.rounds)} rounds in {result.seconds:.0f} s (set-up {result.setup_seconds:.0f} s)\n"
+    )
+    out.write(f"deployment {result.deployment_id}, control namespace {result.control_namespace}\n")
+    if result.byzantine_clients:
+        out.write(f"Byzantine clients: {result.byzantine_clients}\n")
+    if result.byzantine_shards:
+        out.write(f"Byzantine shards: {result.byzantine_shards}\n")
+    if report is not None:
+        out.write(f"report written to {report}\n")

@@ -1,0 +1,116 @@
+"""The deployment file: round trip, id, validation, keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from zkagg._deployment import Deployment, DeploymentKeys
+from zkagg._errors import ArtifactError, InvalidArgument
+from zkagg._keys import Identity, client_id_for
+
+
+@pytest.fixture(scope="module")
+def keys() -> DeploymentKeys:
+    return DeploymentKeys.generate(6, 2)
+
+
+def test_round_trip_and_id(keys: DeploymentKeys, tmp_path: Path) -> None:
+    # Prepare
+    dep = keys.deployment(rule="median", update_window=10)
+    # Execute
+    loaded = Deployment.load(dep.save(tmp_path / "deployment.json"))
+    # Assert
+    assert loaded == dep
+    assert loaded.deployment_id == dep.deployment_id
+    assert len(dep.deployment_id) == 32
+    assert dep.quorum == 2  # a majority of 2 shards
+    assert dep.client_index(client_id_for(keys.clients[4].signing.public_key)) == 4
+    assert (
+        dep.client_registry[client_id_for(keys.clients[0].signing.public_key)]
+        == keys.clients[0].signing.public_key
+    )
+
+
+def test_id_changes_with_every_parameter(keys: DeploymentKeys) -> None:
+    dep = keys.deployment()
+    for change in ({"rule": "median"}, {"scale": 12}, {"quorum": 1}, {"name": "other"}, {"epochs": 3}):
+        assert keys.deployment(**change).deployment_id != dep.deployment_id, change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rule": "krum"}, "rule must be one of"),
+        ({"rule": "trimmed_mean"}, "beta must be a number in"),
+        ({"quorum": 3}, r"quorum must be an integer in \[1, 2\], not 3"),
+        ({"probe_size": 5}, r"probe_size must be an integer in \[10, 400\], not 5"),
+        ({"update_window": 0}, "update_window must be an integer"),
+        ({"lr": -1.0}, r"lr must be a number in \(0.0, 10.0\], not -1.0"),
+        ({"quality": "yes"}, "quality must be true or false"),
+        ({"name": ""}, "name must be a string of 1 to 64 bytes"),
+    ],
+)
+def test_bad_parameters_are_named(keys: DeploymentKeys, change: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        keys.deployment(**change)
+
+
+def test_more_shards_than_clients() -> None:
+    keys = DeploymentKeys.generate(2, 3)
+    with pytest.raises(
+        InvalidArgument, match=r"number of shards \(3\) must be at most the number of clients \(2\)"
+    ):
+        keys.deployment()
+
+
+def test_duplicate_client_keys(keys: DeploymentKeys) -> None:
+    dep = keys.deployment()
+    with pytest.raises(InvalidArgument, match="client_keys must be distinct"):
+        dataclasses.replace(dep, client_keys=(dep.client_keys[0], dep.client_keys[0]))
+
+
+def test_unregistered_client(keys: DeploymentKeys) -> None:
+    with pytest.raises(InvalidArgument, match="is not registered in this deployment"):
+        keys.deployment().client_index(b"\x01" * 16)
+
+
+def test_bad_files(keys: DeploymentKeys, tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="does not exist"):
+        Deployment.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="is not readable JSON"):
+        Deployment.load(tmp_path / "bad.json")
+    obj = keys.deployment().to_json()
+    with pytest.raises(InvalidArgument, match="deployment format must be"):
+        Deployment.from_json({**obj, "format": "other/9"})
+    with pytest.raises(InvalidArgument, match=r"unknown fields \['colour'\]"):
+        Deployment.from_json({**obj, "colour": "red"})
+    with pytest.raises(InvalidArgument, match="deployment keys are malformed"):
+        Deployment.from_json({**obj, "client_keys": ["zz"]})
+    with pytest.raises(InvalidArgument, match="must be a JSON object"):
+        Deployment.from_json([1, 2])
+    assert json.loads(keys.deployment().canonical_bytes())["format"] == "zkagg-deployment/1"
+
+
+def test_keys_save_each_party_apart(keys: DeploymentKeys, tmp_path: Path) -> None:
+    root = keys.save(tmp_path / "keys")
+    assert sorted(p.name for p in root.iterdir()) == [
+        "client-0",
+        "client-1",
+        "client-2",
+        "client-3",
+        "client-4",
+        "client-5",
+        "coordinator",
+        "shard-0",
+        "shard-1",
+    ]
+    shard = Identity.load(root / "shard-1")
+    assert shard.encryption is not None and shard.signing.public_key == keys.shards[1].signing.public_key
+    assert Identity.load(root / "client-2").encryption is None
+    with pytest.raises(InvalidArgument):
+        keys.save(tmp_path / "keys")  # no silent overwrite
