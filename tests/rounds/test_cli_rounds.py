@@ -1,0 +1,151 @@
+"""The round commands' command lines: a small ``zkagg run``, and every bad argument named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from zkagg.cli.app import app
+
+runner = CliRunner()
+
+
+def test_run_json_report_and_audit_of_its_state(tmp_path: Path) -> None:
+    # Execute
+    report = tmp_path / "report.json"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--clients",
+            "4",
+            "--shards",
+            "2",
+            "--rounds",
+            "1",
+            "--no-quality",
+            "--dropout",
+            "0.25",
+            "--state",
+            str(tmp_path / "state"),
+            "--report",
+            str(report),
+            "--json",
+        ],
+    )
+    # Assert
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    written = json.loads(report.read_text())
+    assert printed["ok"] and written["format"] == "zkagg-run-report/1"
+    assert written["rounds"][0]["clients_posted"] == 3 and len(written["rounds"][0]["dropped"]) == 1
+    assert written["final_accuracy"] == printed["final_accuracy"]
+    assert (tmp_path / "state" / "deployment.json").exists()
+
+
+def test_run_text_output(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--clients", "2", "--shards", "1", "--rounds", "1", "--no-quality"])
+    assert result.exit_code == 0, result.output
+    assert "final test accuracy" in result.output and "control namespace" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--rule", "krum"],
+            "--rule must be one of fedavg, median, trimmed_mean, clipped_fedavg, not 'krum'",
+        ),
+        (["--dropout", "1.5"], "dropout must be a fraction in [0, 1), not 1.5"),
+        (["--clients", "2", "--shards", "3"], "shards must be at most clients (2), not 3"),
+        (["--client-attack", "noise"], "client_attack must be one of sign-flip, scaled, not 'noise'"),
+        (
+            ["--shard-attack", "nap"],
+            "shard_attack must be one of tamper-aggregate, replay, withhold, not 'nap'",
+        ),
+        (["--byzantine-shards", "9"], "byzantine_shards must be an integer in [0, 4], not 9"),
+        (["--byzantine-clients", "1"], "byzantine_clients must be a fraction in [0, 1), not 1.0"),
+        (["--report", "/nonexistent/dir/r.json"], "--report must be a file in an existing directory"),
+    ],
+)
+def test_run_bad_arguments(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["run", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_audit_bad_arguments() -> None:
+    result = runner.invoke(app, ["audit", "--da", "http://127.0.0.1:9", "--namespace", "zz"])
+    assert (
+        result.exit_code == 2 and "--namespace must be 29 bytes as 58 hex digits, not 'zz'" in result.output
+    )
+    ns = "00" * 29
+    result = runner.invoke(
+        app, ["audit", "--da", "http://127.0.0.1:9", "--namespace", ns, "--deployment-id", "ab"]
+    )
+    assert result.exit_code == 2 and "--deployment-id must be 64 hex digits, not 'ab'" in result.output
+
+
+def test_audit_unreachable_node_and_empty_namespace(tmp_path: Path) -> None:
+    from zkagg.da._server import spawn_server
+
+    result = runner.invoke(app, ["audit", "--da", "http://127.0.0.1:9", "--namespace", "00" * 28 + "01"])
+    assert result.exit_code in (9, 10), result.output  # DA errors
+    server, url = spawn_server(tmp_path / "da", instant=True, skip_auth=True)
+    try:
+        result = runner.invoke(app, ["audit", "--da", url, "--namespace", "00" * 28 + "01"])
+    finally:
+        server.kill()
+        server.wait()
+    assert result.exit_code == 14 and "no zkagg deployment is announced in namespace" in result.output
+
+
+def test_init_and_role_argument_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["init", str(tmp_path / "d"), "--clients", "3", "--shards", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    dep = tmp_path / "d" / "deployment.json"
+    again = runner.invoke(app, ["init", str(tmp_path / "d")])
+    assert again.exit_code == 2 and "already holds a deployment" in again.output
+    bad_rule = runner.invoke(app, ["init", str(tmp_path / "e"), "--rule", "krum"])
+    assert bad_rule.exit_code == 2 and "rule must be one of" in bad_rule.output
+    keys = tmp_path / "d" / "keys"
+    client = runner.invoke(app, ["client", "--deployment", str(dep), "--keys", str(keys), "--index", "0-5"])
+    assert (
+        client.exit_code == 2
+        and "--index must be distinct indices in [0, 3) like 3, 0,2,5 or 0-3, not '0-5'" in client.output
+    )
+    shard = runner.invoke(
+        app, ["shard", "--deployment", str(dep), "--keys", str(keys / "shard-0"), "--index", "4"]
+    )
+    assert shard.exit_code == 2 and "--index must be in [0, 1), not 4" in shard.output
+    wrong = runner.invoke(
+        app,
+        [
+            "shard",
+            "--deployment",
+            str(dep),
+            "--keys",
+            str(keys / "client-0"),
+            "--index",
+            "0",
+            "--da",
+            "http://127.0.0.1:9",
+        ],
+    )
+    assert wrong.exit_code == 2 and "identity is not shard 0's aggregator keys" in wrong.output
+    missing = runner.invoke(
+        app,
+        [
+            "coordinator",
+            "--deployment",
+            str(tmp_path / "nope.json"),
+            "--keys",
+            str(keys),
+            "--state",
+            str(tmp_path),
+        ],
+    )
+    assert missing.exit_code == 7 and "does not exist" in missing.output
