@@ -27,6 +27,9 @@ def audit(
     token: Annotated[
         str | None, typer.Option("--token", envvar="CELESTIA_NODE_AUTH_TOKEN", help="JWT for the DA node.")
     ] = None,
+    from_height: Annotated[
+        int, typer.Option("--from-height", help="Read the control namespace from this DA height on.", min=1)
+    ] = 1,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -54,11 +57,12 @@ def audit(
             raise InvalidArgument(f"--deployment-id must be 64 hex digits, not {deployment_id!r}")
     backend = CelestiaClient(da, token)
     try:
-        deployment = find_deployment(backend, ns, dep_id)
+        deployment = find_deployment(backend, ns, dep_id, start=from_height)
         report = run_audit(
             backend,
             deployment,
             rounds=[round_] if round_ is not None else None,
+            start=from_height,
             home=str(home) if home else None,
         )
     finally:

@@ -32,6 +32,10 @@ RoundsOpt = Annotated[int, typer.Option("--rounds", help="Rounds to take part in
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a round's next step.", min=1)
 ]
+FromHeightOpt = Annotated[
+    int,
+    typer.Option("--from-height", help="Look for the deployment's manifests from this DA height on.", min=1),
+]
 
 
 def _say(json_output: bool, text: str, **fields: object) -> None:
@@ -134,7 +138,7 @@ def coordinator(
     json_output: JsonOption = False,
 ) -> None:
     """Open, judge and close rounds; restart it with the same --state after a crash."""
-    from zkagg._round import Coordinator, announce_deployment
+    from zkagg._round import Coordinator
 
     dep, identity = _load(deployment, keys)
     backend = _backend(da, token)
@@ -147,7 +151,7 @@ def coordinator(
         home=str(home) if home else None,
     )
     try:
-        announce_deployment(backend, dep)
+        coord.announce()
         for r in range(1, rounds + 1):
             manifest, height = coord.open_round(r)
             _say(
@@ -190,6 +194,7 @@ def shard(
         str | None, typer.Option(help="Byzantine behaviour: tamper-aggregate, replay or withhold.")
     ] = None,
     timeout: TimeoutOpt = 3600.0,
+    from_height: FromHeightOpt = 1,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -210,7 +215,7 @@ def shard(
             timeout=timeout,
             home=str(home) if home else None,
         )
-        start = 1
+        start = from_height
         for r in range(1, rounds + 1):
             manifest, height = find_manifest(backend, dep, r, start=start, timeout=timeout)
             start = height
@@ -243,6 +248,7 @@ def client(
     attack: Annotated[str | None, typer.Option(help="Byzantine behaviour: sign-flip or scaled.")] = None,
     attack_scale: Annotated[float, typer.Option(help="Factor of the attack.")] = 10.0,
     timeout: TimeoutOpt = 3600.0,
+    from_height: FromHeightOpt = 1,
     json_output: JsonOption = False,
 ) -> None:
     """Train, commit and post updates every round (one process may play several clients)."""
@@ -273,7 +279,7 @@ def client(
                     timeout=timeout,
                 )
             )
-        start = 1
+        start = from_height
         for r in range(1, rounds + 1):
             manifest, height = find_manifest(backend, dep, r, start=start, timeout=timeout)
             start = height

@@ -17,7 +17,9 @@ from zkagg._artifacts import (
     export_artifacts,
     load_artifacts,
 )
+from zkagg._audit import AuditReport, audit
 from zkagg._commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
+from zkagg._deployment import Deployment, DeploymentKeys
 from zkagg._errors import (
     ArtifactError,
     BlobNotFound,
@@ -49,6 +51,8 @@ from zkagg._messages import (
 )
 from zkagg._norm import NormProof, prove_norm, verify_norm
 from zkagg._prover import Proof, is_valid, load_input, prove, public_values, verify
+from zkagg._round import ClientParty, Coordinator, RoundJudgement, ShardAggregator, judge_round
+from zkagg._run import RunConfig, RunReport, run_deployment
 from zkagg._shard import ChunkProof, ShardAggregate, aggregate_shard, combine_shards, verify_shard
 from zkagg._sharding import assign_shard, deployment_namespaces
 from zkagg._spec import AggregationSpec
@@ -88,17 +92,22 @@ __version__ = "0.1.0"
 __all__ = [
     "AggregationSpec",
     "ArtifactError",
+    "AuditReport",
     "BlobNotFound",
     "ChunkProof",
     "CircuitArtifacts",
     "CircuitError",
+    "ClientParty",
     "ClientUpdate",
     "CommitmentDomain",
     "CommitmentMismatch",
+    "Coordinator",
     "DAAuthError",
     "DAConnectionError",
     "DAError",
     "DARPCError",
+    "Deployment",
+    "DeploymentKeys",
     "DigitsData",
     "DigitsMLP",
     "EncryptionKey",
@@ -116,10 +125,14 @@ __all__ = [
     "QualityProof",
     "QualitySpec",
     "QuantizationError",
+    "RoundJudgement",
     "RoundManifest",
     "RunArgs",
+    "RunConfig",
+    "RunReport",
     "SRS",
     "ShardAggregate",
+    "ShardAggregator",
     "ShardResult",
     "ShardVerdict",
     "SigningKey",
@@ -130,6 +143,7 @@ __all__ = [
     "__version__",
     "aggregate_shard",
     "assign_shard",
+    "audit",
     "build_circuit",
     "combine_shards",
     "commit_update",
@@ -140,6 +154,7 @@ __all__ = [
     "dev_srs",
     "export_artifacts",
     "is_valid",
+    "judge_round",
     "load_artifacts",
     "load_digits_task",
     "load_input",
@@ -150,6 +165,7 @@ __all__ = [
     "prove_quality",
     "public_values",
     "quantize",
+    "run_deployment",
     "run_reference",
     "verify",
     "verify_norm",

@@ -96,13 +96,13 @@ class AuditReport:
 
 
 def _collect(
-    backend: DABackend, deployment: Deployment
+    backend: DABackend, deployment: Deployment, start: int
 ) -> tuple[dict[int, tuple[RoundManifest, int]], dict[int, list[tuple[GlobalResult, int]]]]:
     control = deployment_namespaces(deployment.deployment_id, deployment.n_shards).control
     manifests: dict[int, tuple[RoundManifest, int]] = {}
     results: dict[int, list[tuple[GlobalResult, int]]] = {}
     head = backend.local_head().height
-    for posted in read_range(backend, [control], 1, head, verify_commitments=True):
+    for posted in read_range(backend, [control], start, head, verify_commitments=True):
         m = posted.message
         if isinstance(m, RoundManifest) and m.deployment == deployment.deployment_id:
             try:
@@ -124,12 +124,16 @@ def audit(
     deployment: Deployment,
     *,
     rounds: list[int] | None = None,
+    start: int = 1,
     home: str | None = None,
     progress: Progress = _quiet,
 ) -> AuditReport:
-    """Audit ``rounds`` (default: every round with a manifest) of ``deployment`` on ``backend``."""
+    """Audit ``rounds`` (default: every round with a manifest) of ``deployment`` on ``backend``.
+
+    ``start`` is the first DA height read (the deployment's first manifest must be at or above it).
+    """
     try:
-        manifests, results = _collect(backend, deployment)
+        manifests, results = _collect(backend, deployment, start)
     except ZkaggError as exc:
         report = AuditReport(
             deployment, [], [Mismatch(0, f"the control namespace does not read back: {exc}")]

@@ -914,6 +914,13 @@ class CoordinatorState:
             "CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, deployment BLOB NOT NULL, "
             "manifest BLOB NOT NULL, manifest_height INTEGER NOT NULL, result BLOB, result_height INTEGER)"
         )
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+
+    def start_height(self, head: int) -> int:
+        """The chain head when this state was created (recorded on first use): where searches begin."""
+        self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('start_height', ?)", (head,))
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'start_height'").fetchone()
+        return int(row[0])
 
     def manifest(self, deployment: bytes, round_: int) -> tuple[RoundManifest, int] | None:
         """The recorded manifest of a round and its height."""
@@ -1010,6 +1017,12 @@ class Coordinator:
         self.namespaces = deployment_namespaces(deployment.deployment_id, deployment.n_shards)
         self.data = load_digits_task(seed=deployment.data_seed, probe_size=deployment.probe_size)
         self._qspec: Any = None
+        #: Heights below this were on the chain before this coordinator's state existed.
+        self.start = self.state.start_height(backend.local_head().height)
+
+    def announce(self) -> int:
+        """Post the deployment's configuration (once) for auditors; return its height."""
+        return announce_deployment(self.backend, self.deployment, start=self.start)
 
     def quality_spec(self) -> Any:
         """The deployment's quality spec (built once)."""
@@ -1065,7 +1078,7 @@ class Coordinator:
         if round_ > 1 and self.state.result(dep.deployment_id, round_ - 1) is None:
             raise ProtocolError(f"round {round_} cannot open before round {round_ - 1} is closed")
         previous = self.state.manifest(dep.deployment_id, round_ - 1) if round_ > 1 else None
-        found = self._find_own(RoundManifest, round_, previous[1] if previous else 1)
+        found = self._find_own(RoundManifest, round_, previous[1] if previous else self.start)
         if found is not None:  # posted before a crash, not recorded
             self.state.record_manifest(dep.deployment_id, found[0], found[1])
             return found
@@ -1186,49 +1199,50 @@ class Ticker:
 _ANNOUNCE_HEADER: Final = b"zkagg-deployment/1\n"
 
 
-def announce_deployment(backend: DABackend, deployment: Deployment) -> int:
+def announce_deployment(backend: DABackend, deployment: Deployment, *, start: int = 1) -> int:
     """Post the deployment's public configuration in its control namespace (once); return the height.
 
     An auditor that knows only the control namespace finds it there, and checks that it hashes to
-    the deployment id the namespace is derived from (:func:`find_deployment`).
+    the deployment id the namespace is derived from (:func:`find_deployment`). Heights from ``start``
+    are searched for an earlier announcement first (a coordinator restarted after posting it).
     """
     control = deployment_namespaces(deployment.deployment_id, deployment.n_shards).control
-    existing = _scan_announcements(backend, control)
-    for dep, height in existing:
+    for dep, height in _scan_announcements(backend, control, start):
         if dep.deployment_id == deployment.deployment_id:
             return height
     return backend.submit([Blob.new(control, _ANNOUNCE_HEADER + deployment.canonical_bytes())])
 
 
 def _scan_announcements(
-    backend: DABackend, control: Namespace, last: int | None = None
+    backend: DABackend, control: Namespace, start: int = 1
 ) -> list[tuple[Deployment, int]]:
     import json
 
     found = []
-    head = backend.local_head().height if last is None else last
-    for height in range(1, head + 1):
-        for blob in backend.get_all(height, [control]):
-            if not blob.data.startswith(_ANNOUNCE_HEADER):
-                continue
-            try:
-                dep = Deployment.from_json(json.loads(blob.data[len(_ANNOUNCE_HEADER) :]))
-            except (ValueError, ZkaggError):
-                continue
-            if deployment_namespaces(dep.deployment_id, dep.n_shards).control == control:
-                found.append((dep, height))
+    for posted in read_range(backend, [control], start, backend.local_head().height):
+        data = posted.blob.data
+        if not data.startswith(_ANNOUNCE_HEADER):
+            continue
+        try:
+            dep = Deployment.from_json(json.loads(data[len(_ANNOUNCE_HEADER) :]))
+        except (ValueError, ZkaggError):
+            continue
+        if deployment_namespaces(dep.deployment_id, dep.n_shards).control == control:
+            found.append((dep, posted.height))
     return found
 
 
-def find_deployment(backend: DABackend, control: Namespace, deployment_id: bytes | None = None) -> Deployment:
-    """The deployment announced in ``control`` (whose id derives that namespace).
+def find_deployment(
+    backend: DABackend, control: Namespace, deployment_id: bytes | None = None, *, start: int = 1
+) -> Deployment:
+    """The deployment announced in ``control`` at or after height ``start`` (whose id derives that namespace).
 
     Raises
     ------
     ProtocolError
         None is announced there, or several are and ``deployment_id`` does not pick one.
     """
-    found = _scan_announcements(backend, control)
+    found = _scan_announcements(backend, control, start)
     if deployment_id is not None:
         found = [(d, h) for d, h in found if d.deployment_id == deployment_id]
     ids = {d.deployment_id for d, _ in found}

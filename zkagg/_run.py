@@ -33,7 +33,6 @@ from zkagg._round import (
     Coordinator,
     ShardAggregator,
     Ticker,
-    announce_deployment,
     probe_accuracy,
     wait_height,
 )
@@ -360,7 +359,7 @@ def _run(
         byzantine_shards=byz_shards,
     )
     try:
-        announce_deployment(da, dep)
+        coordinator.announce()
         if dep.quality:
             say("building the quality circuit (cached after the first run)")
             from zkagg._quality import quality_artifacts

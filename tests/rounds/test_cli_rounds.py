@@ -149,3 +149,45 @@ def test_init_and_role_argument_errors(tmp_path: Path) -> None:
         ],
     )
     assert missing.exit_code == 7 and "does not exist" in missing.output
+
+
+def test_run_against_a_running_da_server(tmp_path: Path) -> None:
+    # Prepare: `zkagg da serve --instant` with JWT auth, and a write token
+    from zkagg.da._auth import load_or_create_secret, new_token
+    from zkagg.da._server import spawn_server
+
+    server, url = spawn_server(tmp_path / "da", instant=True)
+    token = new_token(load_or_create_secret(tmp_path / "da"), "admin", None)
+    try:
+        # Execute
+        result = runner.invoke(
+            app,
+            [
+                "run",
+                "--clients",
+                "3",
+                "--shards",
+                "1",
+                "--rounds",
+                "1",
+                "--no-quality",
+                "--da",
+                url,
+                "--token",
+                token,
+                "--instant",
+                "--json",
+            ],
+        )
+        # Assert
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        assert summary["rounds"][0]["global_model"]
+        audit = runner.invoke(
+            app, ["audit", "--da", url, "--token", token, "--namespace", summary["control_namespace"]]
+        )
+        assert audit.exit_code == 0, audit.output
+        assert "audit passed: 1 round(s)" in audit.output
+    finally:
+        server.kill()
+        server.wait()
