@@ -532,6 +532,9 @@ class ShardAggregator:
         self.backend.wait_for_height(manifest.updates_by, timeout=self.timeout)
         guard = MessageGuard(manifest, seed, client_registry=dep.client_registry)
         assert self.identity.encryption is not None
+        from zkagg._fl_model import param_count
+
+        n_params = param_count(dep.hidden)
         included: list[IncludedUpdate] = []
         updates: list[IntVector] = []
         weights: list[int] = []
@@ -551,8 +554,11 @@ class ShardAggregator:
                     blob_commitment=posted.blob.commitment,
                 )
                 q, scale = decode_vector(u.decrypt(self.identity.encryption), what="client update")
-                if scale != dep.scale:
-                    raise ProtocolError(f"client update scale must be {dep.scale}, not {scale}")
+                if scale != dep.scale or q.size != n_params:
+                    raise ProtocolError(
+                        f"client update must hold {n_params} values at scale {dep.scale}, "
+                        f"not {q.size} at scale {scale}"
+                    )
                 claimed = UpdateCommitment.from_bytes(u.commitments)
                 spec.domain().require_same(claimed.domain, "the client's commitment")
                 if claimed != commit_update(spec, dequantize(q, dep.scale)):
@@ -574,16 +580,28 @@ class ShardAggregator:
                 self.index, 0, tuple(rejected), None, 0, 0.0, time.perf_counter() - t0, self.attack
             )
         t_prove = time.perf_counter()
-        agg = aggregate_shard(spec, [dequantize(q, dep.scale) for q in updates], weights=weights)
-        quality = b""
-        if dep.quality:
-            global_q = _read_vector(
-                self.backend, _global_ref(manifest), int(updates[0].size), dep.scale, "global model"
+        try:
+            agg = aggregate_shard(spec, [dequantize(q, dep.scale) for q in updates], weights=weights)
+            quality = b""
+            if dep.quality:
+                global_q = _read_vector(
+                    self.backend, _global_ref(manifest), n_params, dep.scale, "global model"
+                )
+                model = global_q + shard_update(agg)
+                quality = prove_quality(
+                    dequantize(model, dep.scale), self.quality_spec(), home=self.home
+                ).to_wire()
+        except ZkaggError as exc:  # nothing to post: the coordinator will record the shard as missing
+            return ShardReport(
+                self.index,
+                0,
+                (*rejected, f"aggregation failed: {exc}"),
+                None,
+                0,
+                time.perf_counter() - t_prove,
+                time.perf_counter() - t0,
+                self.attack,
             )
-            model = global_q + shard_update(agg)
-            quality = prove_quality(
-                dequantize(model, dep.scale), self.quality_spec(), home=self.home
-            ).to_wire()
         prove_seconds = time.perf_counter() - t_prove
         if self.attack == "tamper-aggregate":
             agg = _tamper(agg)
