@@ -932,8 +932,9 @@ class CoordinatorState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, deployment BLOB NOT NULL, "
-            "manifest BLOB NOT NULL, manifest_height INTEGER NOT NULL, result BLOB, result_height INTEGER)"
+            "CREATE TABLE IF NOT EXISTS rounds (deployment BLOB NOT NULL, round INTEGER NOT NULL, "
+            "manifest BLOB NOT NULL, manifest_height INTEGER NOT NULL, result BLOB, result_height INTEGER, "
+            "PRIMARY KEY (deployment, round))"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
 
