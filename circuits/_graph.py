@@ -195,6 +195,41 @@ class GraphBuilder:
         excess = self.op("Sub", t, self.const([[float(n - 1)]], "n_minus_1"))
         return self.op("Relu", self.op("Add", self.op("Abs", centred), excess)), signs
 
+    def order_statistic_violation_with_differences(
+        self, stacked: str, m: str, n: int, rank: int, *, pin: bool = False
+    ) -> tuple[str, str, str]:
+        """As :meth:`order_statistic_violation`, also returning the ``[n, D]`` differences ``x - m``.
+
+        ``pin=True`` also decomposes ``0 - m`` in the same ``Sign`` (one row more of ``n + 1``), which
+        bounds ``|m| < decomp_base**decomp_legs``; the extra row is sliced off before counting.
+        """
+        delta = order_statistic_delta(n, rank)
+        if pin:
+            width = self.inputs[0][1][1]
+            with_zero = self.op("Concat", stacked, self.const(np.zeros((1, width)), "zero_row"), axis=0)
+            signs_all = self.op("Sign", self.op("Sub", with_zero, m))
+            diff = self.op("Sub", stacked, m)
+            signs = self.slice_rows(signs_all, 0, n)
+        else:
+            diff = self.op("Sub", stacked, m)
+            signs = self.op("Sign", diff)
+        c = self.reduce_sum(signs, [0])
+        t = self.reduce_sum(self.op("Mul", signs, signs), [0])
+        centred = c if delta == 0 else self.op("Sub", c, self.const([[float(delta)]], "delta"))
+        excess = self.op("Sub", t, self.const([[float(n - 1)]], "n_minus_1"))
+        return self.op("Relu", self.op("Add", self.op("Abs", centred), excess)), signs, diff
+
+    def slice_rows(self, x: str, start: int, end: int) -> str:
+        """Rows ``start:end`` of a 2-D value (``Slice`` on axis 0)."""
+        from onnx import numpy_helper
+
+        names = []
+        for stem, v in (("starts", start), ("ends", end), ("slice_axes", 0)):
+            name = self.fresh(stem)
+            self.initializers.append(numpy_helper.from_array(np.asarray([v], dtype=np.int64), name=name))
+            names.append(name)
+        return self.op("Slice", x, *names)
+
     def to_bytes(self) -> bytes:
         """The serialized, checked ONNX model."""
         import onnx

@@ -19,12 +19,20 @@ around the modulus: a client could commit to a huge field element ``x`` whose sq
 inputs therefore keep ezkl's range check, with three 14-bit limbs (``decomp_legs=3``) because the
 same check applies to the output, a sum of squares well above ``2**28``: every ``|x| < 2**42``
 quanta, every square below ``2**84`` and any sum of fewer than ``2**160`` of them exact. That
-range check is most of the cost; ``range_checked=False`` exists only to measure it. The L-infinity
+range check is most of the cost (about 6.5 of 7.5 rows per value). ``lookup_bound=R`` replaces it
+with one table lookup per value over ``[-R, R]`` (``Sigmoid`` at scale 0, ezkl's lookup op; its
+output only keeps the node alive and is a public count the verifier ignores) with
+``ignore_range_check_inputs_outputs``: a looked-up value must equal an entry of the table's fixed
+input column (at most ``2**logrows`` small integers), which bounds every ``|x| < 2**logrows`` and
+keeps every sum exact (about 2 rows per value; argument in :mod:`zkagg._norm`).
+``range_checked=False`` without ``lookup_bound`` exists only to measure. The L-infinity
 term uses ezkl's decomposed ``Abs`` and ``Relu``: each term is a non-negative integer below
 ``2**42`` and their sum cannot wrap.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from zkagg._errors import InvalidArgument
 from zkagg.circuits._graph import Circuit, GraphBuilder, check_shape_args, integer_run_args
@@ -39,6 +47,7 @@ def norm_bound_circuit(
     logrows: int | None,
     linf_bound: int | None = None,
     range_checked: bool = True,
+    lookup_bound: int | None = None,
 ) -> Circuit:
     """Build the partial norm circuit over ``n_chunks`` chunks of ``chunk_size`` values.
 
@@ -53,7 +62,12 @@ def norm_bound_circuit(
     linf_bound
         L-infinity bound in quanta (``round(bound * 2**scale)``), or ``None`` for the L2 part only.
     range_checked
-        Keep ezkl's input range checks (required for soundness, see the module docstring).
+        Keep ezkl's input range checks (required for soundness, see the module docstring) unless
+        ``lookup_bound`` replaces them.
+    lookup_bound
+        ``R``: range-check every input by one lookup into a table over ``[-R, R]`` instead of
+        ezkl's decomposition (``range_checked`` must be ``False``; see the module docstring). The
+        table must fit one column: ``2 R + 1 + 64 <= 2**logrows``.
 
     Returns
     -------
@@ -84,5 +98,33 @@ def norm_bound_circuit(
             violation = g.op("Add", violation, e)
         g.op("Identity", violation, out="linf_violation")
         g.output("linf_violation", [1, 1])
-    params = {"n_chunks": n_chunks, "chunk_size": chunk_size, "linf_bound": linf_bound}
-    return g.circuit(integer_run_args(logrows, range_checked=range_checked, decomp_legs=3), params)
+    if lookup_bound is not None:
+        if range_checked:
+            raise InvalidArgument(
+                "lookup_bound replaces the decomposition range checks: pass range_checked=False"
+            )
+        if isinstance(lookup_bound, bool) or not isinstance(lookup_bound, int) or lookup_bound < 1:
+            raise InvalidArgument(f"lookup_bound must be a positive integer, not {lookup_bound!r}")
+        if logrows is not None and 2 * lookup_bound + 1 + 64 > 1 << logrows:
+            raise InvalidArgument(
+                f"lookup_bound must be at most {((1 << logrows) - 65) // 2} at logrows {logrows} "
+                f"(its table must fit one column), not {lookup_bound}"
+            )
+        # One table lookup per value: Sigmoid at scale 0 is a lookup over [-R, R] whose rounded
+        # output (0 or 1) only keeps the node alive; its count is a public output the verifier ignores.
+        looked = [g.reduce_sum(g.op("Sigmoid", c), [0, 1]) for c in chunks]
+        count = looked[0]
+        for e in looked[1:]:
+            count = g.op("Add", count, e)
+        g.op("Identity", count, out="range_lookups")
+        g.output("range_lookups", [1, 1])
+    params = {
+        "n_chunks": n_chunks,
+        "chunk_size": chunk_size,
+        "linf_bound": linf_bound,
+        "lookup_bound": lookup_bound,
+    }
+    run_args = integer_run_args(logrows, range_checked=range_checked, decomp_legs=3)
+    if lookup_bound is not None:
+        run_args = dataclasses.replace(run_args, lookup_range=(-lookup_bound, lookup_bound))
+    return g.circuit(run_args, params)

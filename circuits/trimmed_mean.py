@@ -10,11 +10,11 @@ the clients' chunks, the claimed cut points ``lower`` and ``upper`` (private wit
 but never opened) and the claimed ``trimmed_sum``, all ``polycommit`` inputs, and outputs one public
 total violation that the verifier requires to be 0::
 
-    S_lo = Sign(X - lower), S_hi = Sign(X - upper)                    # [N, D]
+    D_lo = X - lower, D_hi = X - upper                                # [N, D]
+    S_lo = Sign([D_lo; -lower]) without its last row, S_hi = Sign(D_hi)
     v_lo = Relu(|sum S_lo - delta_lo| + sum S_lo**2 - (N - 1))        # lower is the (b+1)-th smallest
     v_hi = Relu(|sum S_hi - delta_hi| + sum S_hi**2 - (N - 1))        # upper is the (N-b)-th smallest
-    C2   = 2X + (lower - X)(1 - S_lo) - (X - upper)(1 + S_hi)         # 2 * clip(X, lower, upper)
-    e    = |ReduceSum(C2, axis 0) - 2b (lower + upper) - 2 trimmed_sum|
+    e    = |(N - 2b)(lower + upper) + sum (D_lo S_lo - D_hi S_hi) - 2 trimmed_sum|
     violation = ReduceSum(v_lo + v_hi + e)
 
 Why it is sound (argument, also tested):
@@ -22,18 +22,30 @@ Why it is sound (argument, also tested):
 1. ``v_lo = 0`` in a coordinate iff ``lower`` is exactly the ``(b+1)``-th smallest client value,
    and ``v_hi = 0`` iff ``upper`` is the ``(N-b)``-th smallest (the order-statistic test of
    :func:`zkagg.circuits._graph.order_statistic_delta`, ties included).
-2. ``(lower - x)(1 - s_lo) = 2 relu(lower - x)`` and ``(x - upper)(1 + s_hi) = 2 relu(x - upper)``
-   for ``s = sign`` exactly, so ``C2 = 2 clip(x, lower, upper)`` (polynomial identities, no rounding).
-3. With ``lower = x_(b+1)`` and ``upper = x_(N-b)``, the ``b`` smallest values clip to ``lower``, the
+2. ``d * sign(d) = |d|`` exactly, so the sum is ``sum_i |x_i - lower| - |x_i - upper|``, and for
+   ``lower <= upper`` every term is ``2 clip(x_i, lower, upper) - lower - upper``. With
+   ``lower = x_(b+1)`` and ``upper = x_(N-b)`` the ``b`` smallest values clip to ``lower``, the
    ``b`` largest to ``upper`` and the middle ``N - 2b`` are unchanged (values equal to a cut point
-   clip to themselves), so ``sum clip(x_i) = b lower + T + b upper``: ``e = 0`` iff
-   ``trimmed_sum = T``.
-4. Every term is a non-negative integer: ``v`` below ``2N``, and ``e`` below ``2**28`` because ezkl's
+   clip to themselves), so ``sum_i 2 clip(x_i) = 2 (b lower + T + b upper)`` and ``e = 0`` iff
+   ``trimmed_sum = T``: ``(N - 2b)(lower + upper) + sum_i (2 clip(x_i) - lower - upper) = 2T``.
+3. Every term is a non-negative integer: ``v`` below ``2N``, and ``e`` below ``2**28`` because ezkl's
    ``Abs`` decomposes its argument into range-checked limbs (a claimed sum further off has no witness
    at all). Their sum over ``D`` coordinates cannot wrap in the field, so it is 0 only if every term
-   is. The inputs keep ezkl's range checks (the cut points are prover-chosen and compared).
+   is.
+4. Without input range checks (``range_checked=False``, the default). DESIGN.md §3 forbids dropping
+   them in front of a comparison with a prover-chosen value *when nothing else bounds it*. Here
+   every compared quantity is bounded by the comparison itself: ezkl's ``Sign`` decomposes its
+   argument into two range-checked 14-bit limbs and a sign, so a witness exists only if
+   ``|x_i - lower| < 2**28`` and ``|x_i - upper| < 2**28`` for every client, and the extra row
+   ``0 - lower`` gives ``|lower| < 2**28``. Hence every client value, both cut points and their
+   differences are integers in ``(-2**30, 2**30)``, far from the field's wrap-around, and the
+   signs, counts and absolute values of points 1-2 are those of the signed integers the clients
+   committed (a client that commits a huge field element makes the shard unprovable, exactly as the
+   input range check would). ``trimmed_sum`` is bound by ``e`` and by the verifier, which compares
+   its commitment with the published aggregate. ``range_checked=True`` keeps ezkl's input checks
+   as well (redundant; about 6 rows per value more).
 
-Cost: two ``Sign`` per client value (about 16 rows) plus products and sums, against two ``TopK``
+Cost: two ``Sign`` per client value (about 23 rows) plus products and sums, against two ``TopK``
 passes in the direct formulation (:func:`zkagg.circuits.baselines.topk_trimmed_mean_circuit`).
 """
 
@@ -61,7 +73,7 @@ def trimmed_mean_circuit(
     trim: int,
     *,
     logrows: int | None,
-    range_checked: bool = True,
+    range_checked: bool = False,
 ) -> Circuit:
     """Build the cut-point check of the trimmed sum for one chunk.
 
@@ -76,7 +88,7 @@ def trimmed_mean_circuit(
     logrows
         The commitment domain's logrows.
     range_checked
-        Keep ezkl's input/output range checks (the default); ``False`` only for measurements.
+        Also keep ezkl's input/output range checks (redundant, module docstring point 4).
 
     Returns
     -------
@@ -93,18 +105,13 @@ def trimmed_mean_circuit(
     upper = g.input("upper", [1, chunk_size])
     claimed = g.input("trimmed_sum", [1, chunk_size])
     x = g.op("Concat", *clients, axis=0) if n_clients > 1 else clients[0]
-    v_lo, s_lo = g.order_statistic_violation(x, lower, n_clients, trim + 1)
-    v_hi, s_hi = g.order_statistic_violation(x, upper, n_clients, n_clients - trim)
-    one = g.const([[1.0]], "one")
-    two = g.const([[2.0]], "two")
-    up_lo = g.op("Mul", g.op("Sub", lower, x), g.op("Sub", one, s_lo))  # 2 relu(lower - x)
-    down_hi = g.op("Mul", g.op("Sub", x, upper), g.op("Add", one, s_hi))  # 2 relu(x - upper)
-    clip2 = g.op("Sub", g.op("Add", g.op("Mul", x, two), up_lo), down_hi)
-    total2 = g.reduce_sum(clip2, [0])
-    if trim:
-        cuts = g.op("Mul", g.op("Add", lower, upper), g.const([[float(2 * trim)]], "two_b"))
-        total2 = g.op("Sub", total2, cuts)
-    error = g.op("Abs", g.op("Sub", total2, g.op("Mul", claimed, two)))
+    v_lo, s_lo, d_lo = g.order_statistic_violation_with_differences(x, lower, n_clients, trim + 1, pin=True)
+    v_hi, s_hi, d_hi = g.order_statistic_violation_with_differences(x, upper, n_clients, n_clients - trim)
+    # sum_i |x_i - lower| - sum_i |x_i - upper|, with |d| = d * sign(d) exactly.
+    spread = g.reduce_sum(g.op("Sub", g.op("Mul", d_lo, s_lo), g.op("Mul", d_hi, s_hi)), [0])
+    cuts = g.op("Mul", g.op("Add", lower, upper), g.const([[float(n_clients - 2 * trim)]], "kept"))
+    twice = g.op("Mul", claimed, g.const([[2.0]], "two"))
+    error = g.op("Abs", g.op("Sub", g.op("Add", cuts, spread), twice))
     per_coordinate = g.op("Add", g.op("Add", v_lo, v_hi), error)
     g.reduce_sum(per_coordinate, [0, 1], out="violation")
     g.output("violation", [1, 1])

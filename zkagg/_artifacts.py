@@ -86,6 +86,10 @@ class RunArgs:
         Skip range checks on inputs and outputs: sound only where nothing relies on their range.
     decomp_base, decomp_legs
         Range of non-linear lookups: values up to ``decomp_base ** decomp_legs`` in magnitude.
+    lookup_range
+        ``(low, high)``: the input range of ezkl's lookup tables (ops such as ``Sigmoid``); a
+        looked-up value outside it has no witness. ``None`` keeps ezkl's default (and leaves the
+        canonical form, hence every cache key made before this field existed, unchanged).
     """
 
     input_visibility: str = "public"
@@ -98,8 +102,20 @@ class RunArgs:
     ignore_range_check_inputs_outputs: bool = False
     decomp_base: int = 16384
     decomp_legs: int = 2
+    lookup_range: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.lookup_range is not None:
+            lr = tuple(self.lookup_range)
+            if (
+                len(lr) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in lr)
+                or not lr[0] < lr[1]
+            ):
+                raise InvalidArgument(
+                    f"lookup_range must be None or two integers (low, high) with low < high, not {self.lookup_range!r}"
+                )
+            object.__setattr__(self, "lookup_range", (int(lr[0]), int(lr[1])))
         for name in ("input_visibility", "output_visibility"):
             value = getattr(self, name)
             if value not in VISIBILITIES:
@@ -132,8 +148,13 @@ class RunArgs:
             )
 
     def canonical(self) -> dict[str, Any]:
-        """The arguments as a plain dict (part of the cache key)."""
-        return asdict(self)
+        """The arguments as a plain dict (part of the cache key); ``lookup_range`` only when set."""
+        out = asdict(self)
+        if self.lookup_range is None:
+            del out["lookup_range"]
+        else:
+            out["lookup_range"] = list(self.lookup_range)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunArgs:
@@ -158,6 +179,8 @@ class RunArgs:
         ra.ignore_range_check_inputs_outputs = self.ignore_range_check_inputs_outputs
         ra.decomp_base = self.decomp_base
         ra.decomp_legs = self.decomp_legs
+        if self.lookup_range is not None:
+            ra.lookup_range = self.lookup_range
         return ra
 
 

@@ -17,14 +17,31 @@ whose public output is the group's exact sum of squares in quanta squared. The v
 4. with an L-infinity bound, checks every proof's ``linf_violation`` is 0, i.e. every
    ``|q| <= floor(bound * 2**scale)``.
 
-Range checks. The sums are exact only if no square wraps around the field modulus, which the
-circuit's input range checks guarantee (``|q| < 2**42``, :mod:`zkagg.circuits.norm_bound`); they
-cost about 6.5 of the 7.5 rows per value. ``range_checked=False`` builds the circuit without them
-(about 1 row per value, 7x cheaper). Its proofs are sound only together with an external guarantee
-that every committed value is below about ``2**100`` in magnitude (for example that the same
-commitments were accepted by a range-checked aggregation circuit); without one, a client could
-commit to a huge field element whose square is small. The choice is part of the circuit, so the
-verifier decides which it accepts.
+Range checks. The sums are exact only if no square wraps around the field modulus: otherwise a
+client could commit to a huge field element whose square is small. Two sound ways to bound the
+inputs, recorded in :attr:`NormProof.method`; the verifier accepts either (it builds the circuit of
+the method the proof names, never a key the proof supplies):
+
+* ``"lookup"`` (the default whenever every ``|q| <= R``, :func:`lookup_bound`, ``R = 16351`` at
+  logrows 15, that is 1.996 at scale 13): every committed value is looked up once in a table over
+  ``[-R, R]`` (ezkl's ``Sigmoid`` lookup at scale 0, whose output is not used). A halo2 lookup holds
+  only if the value equals an entry of the table's input column, a fixed column of the verification
+  key with at most ``2**logrows`` entries, which ezkl fills with consecutive small integers starting
+  at ``-R`` (measured: ``R + 1`` still proves, as the column is padded to its length, so the bound
+  the circuit enforces is ``|q| < 2**logrows``, not exactly ``R``). The table fits one column
+  (``2R + 65 <= 2**logrows``), so no column-selection logic is involved. Then every square is below
+  ``2**(2 logrows)``, a proof's sum over fewer than ``2**logrows`` values below ``2**(3 logrows)``,
+  far below the field modulus: the public partial sums are the exact integer sums of the committed
+  signed values. About 2.0 rows per value against 7.6 with decomposition. :func:`prove_norm` refuses
+  values beyond ``R`` before proving (ezkl 23.0.5's prover was seen to hang on a value far outside
+  the table instead of failing).
+* ``"decomposition"``: ezkl's input and output range checks with three 14-bit limbs (``|q| < 2**42``,
+  :mod:`zkagg.circuits.norm_bound`), for updates with values beyond ``R``.
+
+``range_checked=False`` builds the circuit without either (about 1 row per value). Its proofs are
+sound only together with an external guarantee that every committed value is below about ``2**100``
+in magnitude (for example that the same commitments were accepted by a range-checked aggregation
+circuit). The choice is part of the circuit, so the verifier decides which it accepts.
 """
 
 from __future__ import annotations
@@ -44,18 +61,41 @@ from zkagg._robust import domain_artifacts, proof_input_commitments
 from zkagg.circuits._graph import Circuit
 from zkagg.circuits.norm_bound import norm_bound_circuit
 
-__all__ = ["NormProof", "chunks_per_proof", "norm_circuit", "prove_norm", "verify_norm"]
+__all__ = [
+    "RANGE_METHODS",
+    "NormProof",
+    "chunks_per_proof",
+    "lookup_bound",
+    "norm_circuit",
+    "prove_norm",
+    "verify_norm",
+]
 
 #: Rows per value measured with ezkl 23.0.5 (gen_settings): L2 with and without input range checks,
 #: and what the L-infinity check adds.
 _ROWS_L2_CHECKED = 7.6
 _ROWS_L2_UNCHECKED = 1.1
+_ROWS_L2_LOOKUP = 2.0
 _ROWS_LINF = 18.6
 
+#: How a range-checked norm circuit bounds its inputs (module docstring).
+RANGE_METHODS = ("lookup", "decomposition")
 
-def chunks_per_proof(domain: CommitmentDomain, *, linf: bool = False, range_checked: bool = True) -> int:
+
+def lookup_bound(domain: CommitmentDomain) -> int:
+    """``R``: the largest ``|q|`` (quanta) the lookup range check takes, its table filling one column."""
+    return ((1 << domain.logrows) - 65) // 2
+
+
+def chunks_per_proof(
+    domain: CommitmentDomain, *, linf: bool = False, range_checked: bool = True, method: str = "decomposition"
+) -> int:
     """The most chunks one norm proof at the domain's logrows holds (at least 1)."""
-    rate = (_ROWS_L2_CHECKED if range_checked else _ROWS_L2_UNCHECKED) + (_ROWS_LINF if linf else 0.0)
+    if not range_checked:
+        l2 = _ROWS_L2_UNCHECKED
+    else:
+        l2 = _ROWS_L2_LOOKUP if _check_method(method) == "lookup" else _ROWS_L2_CHECKED
+    rate = l2 + (_ROWS_LINF if linf else 0.0)
     usable = (1 << domain.logrows) * 15 // 16
     k = int(usable // (rate * domain.chunk_size))
     if k < 1:
@@ -82,12 +122,29 @@ def _l2_limit(l2_bound: float, scale: int) -> Fraction:
     return limit
 
 
+def _check_method(method: str) -> str:
+    if method not in RANGE_METHODS:
+        raise InvalidArgument(f"method must be one of {', '.join(RANGE_METHODS)}, not {method!r}")
+    return method
+
+
 def norm_circuit(
-    domain: CommitmentDomain, k: int, linf_quanta: int | None, *, range_checked: bool = True
+    domain: CommitmentDomain,
+    k: int,
+    linf_quanta: int | None,
+    *,
+    range_checked: bool = True,
+    method: str = "decomposition",
 ) -> Circuit:
-    """The norm circuit over ``k`` chunks of the domain."""
+    """The norm circuit over ``k`` chunks of the domain (``method`` only matters when range checked)."""
+    lookup = range_checked and _check_method(method) == "lookup"
     return norm_bound_circuit(
-        k, domain.chunk_size, logrows=domain.logrows, linf_bound=linf_quanta, range_checked=range_checked
+        k,
+        domain.chunk_size,
+        logrows=domain.logrows,
+        linf_bound=linf_quanta,
+        range_checked=range_checked and not lookup,
+        lookup_bound=lookup_bound(domain) if lookup else None,
     )
 
 
@@ -107,6 +164,9 @@ class NormProof:
         Whether the circuit range-checks its inputs (see the module docstring).
     proofs
         The EZKL proofs, in chunk order.
+    method
+        How a range-checked circuit bounds its inputs: ``"lookup"`` (one table lookup per value)
+        or ``"decomposition"`` (ezkl's input range checks); both are sound (module docstring).
     """
 
     length: int
@@ -114,6 +174,7 @@ class NormProof:
     linf_quanta: int | None
     range_checked: bool
     proofs: tuple[Proof, ...]
+    method: str = "decomposition"
 
     @property
     def partial_sums(self) -> list[int]:
@@ -140,6 +201,7 @@ def prove_norm(
     linf_bound: float | None = None,
     k: int | None = None,
     range_checked: bool = True,
+    method: str | None = None,
 ) -> NormProof:
     """Prove that the committed update ``x`` has ``||x||_2 <= l2_bound`` (and ``||x||_inf <= linf_bound``).
 
@@ -155,6 +217,10 @@ def prove_norm(
         Chunks per proof (default: as many as the domain's logrows holds, :func:`chunks_per_proof`).
     range_checked
         Use the range-checked circuit (sound on its own; see the module docstring).
+    method
+        ``"lookup"`` or ``"decomposition"`` (range-checked circuits only). ``None``: ``"lookup"``
+        when every ``|q|`` is within :func:`lookup_bound` (about 3.7x fewer rows), else
+        ``"decomposition"``. The verifier accepts either.
 
     Raises
     ------
@@ -175,12 +241,25 @@ def prove_norm(
         raise InvalidArgument(
             f"the update's L2 norm {math.sqrt(norm2) / 2**domain.scale:.6g} exceeds l2_bound={l2_bound}"
         )
-    if linf_q is not None and int(np.abs(q).max()) > linf_q:
+    peak = int(np.abs(q).max())
+    if linf_q is not None and peak > linf_q:
         raise InvalidArgument(f"the update's L-infinity norm exceeds linf_bound={linf_bound}")
+    if method is None:
+        method = "lookup" if peak <= lookup_bound(domain) else "decomposition"
+    elif _check_method(method) == "lookup" and range_checked and peak > lookup_bound(domain):
+        raise InvalidArgument(
+            f"method='lookup' takes values up to {lookup_bound(domain)} quanta "
+            f"({lookup_bound(domain) / 2**domain.scale:.6g} at scale {domain.scale}), the update has "
+            f"{peak}: use method='decomposition'"
+        )
+    if not range_checked:
+        method = "decomposition"
     kk = (
-        k if k is not None else chunks_per_proof(domain, linf=linf_q is not None, range_checked=range_checked)
+        k
+        if k is not None
+        else chunks_per_proof(domain, linf=linf_q is not None, range_checked=range_checked, method=method)
     )
-    circuit = norm_circuit(domain, kk, linf_q, range_checked=range_checked)
+    circuit = norm_circuit(domain, kk, linf_q, range_checked=range_checked, method=method)
     artifacts = domain_artifacts(circuit, domain)
     messages = chunk_messages(domain, q)
     zero = [0] * domain.chunk_size
@@ -188,7 +267,7 @@ def prove_norm(
     for group in _groups(domain, arr.size, kk):
         inputs = [messages[j].tolist() if j is not None else zero for j in group]
         proofs.append(prove(artifacts, inputs))
-    return NormProof(int(arr.size), kk, linf_q, range_checked, tuple(proofs))
+    return NormProof(int(arr.size), kk, linf_q, range_checked, tuple(proofs), method)
 
 
 def verify_norm(
@@ -218,6 +297,10 @@ def verify_norm(
             f"the norm proof was made for L-infinity bound {proof.linf_quanta} quanta and range checks "
             f"{proof.range_checked}, not {linf_q} and {range_checked}"
         )
+    if proof.method not in RANGE_METHODS:
+        raise InvalidProof(
+            f"the norm proof names range-check method {proof.method!r}, not one of {RANGE_METHODS}"
+        )
     if proof.length != commitment.length:
         raise InvalidProof(f"the norm proof covers {proof.length} values, the commitment {commitment.length}")
     k = proof.chunks_per_proof
@@ -226,7 +309,7 @@ def verify_norm(
     groups = _groups(domain, commitment.length, k)
     if len(proof.proofs) != len(groups):
         raise InvalidProof(f"expected {len(groups)} norm proofs of {k} chunks, got {len(proof.proofs)}")
-    circuit = norm_circuit(domain, k, linf_q, range_checked=range_checked)
+    circuit = norm_circuit(domain, k, linf_q, range_checked=range_checked, method=proof.method)
     artifacts = domain_artifacts(circuit, domain)
     zero = zero_commitment(domain)
     total = 0
@@ -244,7 +327,8 @@ def verify_norm(
                 what = f"chunk {j}" if j is not None else "a zero padding chunk"
                 raise CommitmentMismatch(f"norm proof {g}, input {slot}, is not bound to the client's {what}")
         outs = [felt_to_signed(v) for column in p.instances for v in column]
-        if len(outs) != (2 if linf_q is not None else 1) or outs[0] < 0:
+        lookups = range_checked and proof.method == "lookup"
+        if len(outs) != (2 if linf_q is not None else 1) + lookups or outs[0] < 0:
             raise InvalidProof(f"norm proof {g} has malformed public outputs")
         if linf_q is not None and outs[1] != 0:
             raise InvalidProof(f"norm proof {g} shows values beyond the L-infinity bound {linf_bound}")

@@ -59,6 +59,7 @@ from zkagg.circuits.trimmed_mean import trimmed_mean_circuit
 __all__ = [
     "FACTOR_BITS",
     "PROVEN_RULES",
+    "SPEC_RULES",
     "ChunkRuleProof",
     "RuleResult",
     "clip_factors",
@@ -72,6 +73,14 @@ __all__ = [
 
 #: Rules proven by EZKL circuits here ("fedavg" is the optional SNARK variant of FedAvg).
 PROVEN_RULES = ("median", "trimmed_mean", "clipped_fedavg", "fedavg")
+#: The :class:`~zkagg.AggregationSpec` rule each proven circuit serves through the shard API: the
+#: spec's ``"fedavg"`` is checked homomorphically, its ``"fedavg_snark"`` by the FedAvg circuit.
+SPEC_RULES = {
+    "median": "median",
+    "trimmed_mean": "trimmed_mean",
+    "clipped_fedavg": "clipped_fedavg",
+    "fedavg_snark": "fedavg",
+}
 #: Fixed-point bits of the clip factors of clipped FedAvg.
 FACTOR_BITS = 16
 
@@ -430,6 +439,8 @@ def verify_rule(
             point = proof_input_commitments(proof, n_inputs)[circuit.input_index(name)]
             if point != commit_chunk(domain, chunk):
                 raise InvalidProof(f"the aggregate of chunk {j} is not the value its proof is about")
+        elif len(outs) != (cs if rule == "fedavg" else cs + n):
+            raise InvalidProof(f"the proof of chunk {j} has {len(outs)} public values, not the circuit's")
         elif outs[:cs] != chunk:
             i = next((k for k in range(cs) if k >= len(outs) or outs[k] != chunk[k]), 0)
             raise InvalidProof(
@@ -454,7 +465,11 @@ def _check_links(points: list[bytes], commitments: Sequence[UpdateCommitment], j
 
 
 class _Backend:
-    """Plugs the proven rules into :func:`zkagg.aggregate_shard` / :func:`zkagg.verify_shard`."""
+    """Plugs the proven rules into :func:`zkagg.aggregate_shard` / :func:`zkagg.verify_shard`.
+
+    ``rule`` is the circuit's rule (:data:`PROVEN_RULES`); the spec's rule name may differ
+    (:data:`SPEC_RULES`: ``fedavg_snark`` is the ``fedavg`` circuit).
+    """
 
     def __init__(self, rule: str) -> None:
         self.rule = rule
@@ -507,8 +522,8 @@ def _register() -> None:
         from zkagg._shard import register_rule
     except ImportError:  # pragma: no cover - _shard is part of the package
         return
-    for rule in ("median", "trimmed_mean", "clipped_fedavg"):
-        register_rule(rule, _Backend(rule))
+    for spec_rule, circuit_rule in SPEC_RULES.items():
+        register_rule(spec_rule, _Backend(circuit_rule))
 
 
 _register()

@@ -19,8 +19,9 @@ from zkagg._srs import SRS, dev_srs
 
 __all__ = ["RULES", "AggregationSpec"]
 
-#: The aggregation rules, in the order of their one-byte codes in encodings.
-RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg")
+#: The aggregation rules, in the order of their one-byte codes in encodings. New rules are only
+#: ever appended, so every encoding made before one was added decodes unchanged (same version).
+RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 
 _SPEC_VERSION = 1
 #: Encoded spec: version, rule code, beta (f64), clip_norm (f64), commitment domain.
@@ -38,7 +39,11 @@ class AggregationSpec:
     ----------
     rule
         ``"fedavg"`` (weighted mean, checked homomorphically without a SNARK), ``"median"``,
-        ``"trimmed_mean"`` or ``"clipped_fedavg"`` (proven with EZKL circuits by ``zkagg._robust``).
+        ``"trimmed_mean"``, ``"clipped_fedavg"`` (proven with EZKL circuits by ``zkagg._robust``), or
+        ``"fedavg_snark"``: the same weighted mean as ``"fedavg"`` with an EZKL proof per chunk
+        (:mod:`zkagg.circuits.fedavg`), for users who need a SNARK for every step (for example to
+        verify on chain). Its aggregate is bit for bit the ``"fedavg"`` aggregate; it costs one
+        proof per chunk instead of a few group operations.
     chunk_size
         Values per committed chunk (a power of two, at most ``2**(logrows - 1)``).
     scale

@@ -10,7 +10,7 @@ import pytest
 from zkagg import CommitmentMismatch, InvalidArgument, InvalidProof
 from zkagg._commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
 from zkagg._field import quantize
-from zkagg._norm import NormProof, chunks_per_proof, prove_norm, verify_norm
+from zkagg._norm import NormProof, chunks_per_proof, lookup_bound, prove_norm, verify_norm
 
 SCALE = 13
 L2 = 12.0
@@ -116,3 +116,82 @@ def test_proof_of_another_circuit_is_rejected(
     )
     with pytest.raises((InvalidProof, CommitmentMismatch)):
         verify_norm(domain, commitment, forged, l2_bound=L2, linf_bound=LINF)
+
+
+@pytest.fixture(scope="module")
+def small_update() -> np.ndarray:
+    return np.random.default_rng(8).normal(scale=0.3, size=150)  # every |x| well within lookup_bound
+
+
+@pytest.fixture(scope="module")
+def lookup_proven(domain: CommitmentDomain, small_update: np.ndarray) -> NormProof:
+    return prove_norm(domain, small_update, l2_bound=L2, k=2)
+
+
+@pytest.mark.slow
+def test_lookup_range_checked_norm_proof_verifies_and_sums_exactly(
+    domain: CommitmentDomain, small_update: np.ndarray, lookup_proven: NormProof
+) -> None:
+    # Prepare
+    commitment = commit_update(domain, small_update)
+    # Execute
+    verify_norm(domain, commitment, lookup_proven, l2_bound=L2)
+    # Assert: chosen by default for small values, and exact
+    q = quantize(small_update, SCALE)
+    assert lookup_proven.method == "lookup" and lookup_proven.range_checked
+    assert sum(lookup_proven.partial_sums) == int((q.astype(object) ** 2).sum())
+    with pytest.raises(InvalidProof, match="exceeds the bound"):
+        verify_norm(domain, commitment, lookup_proven, l2_bound=float(np.linalg.norm(small_update)) * 0.99)
+
+
+@pytest.mark.slow
+def test_lookup_proof_relabelled_or_unchecked_is_rejected(
+    domain: CommitmentDomain, small_update: np.ndarray, lookup_proven: NormProof
+) -> None:
+    commitment = commit_update(domain, small_update)
+    # Claimed as a decomposition proof: the verifier builds that circuit, whose key differs.
+    relabelled = dataclasses.replace(lookup_proven, method="decomposition")
+    with pytest.raises(InvalidProof, match="another circuit's key"):
+        verify_norm(domain, commitment, relabelled, l2_bound=L2)
+    with pytest.raises(InvalidProof, match="range-check method 'none'"):
+        verify_norm(domain, commitment, dataclasses.replace(lookup_proven, method="none"), l2_bound=L2)
+    # A verifier that asks for range checks never accepts an unchecked proof.
+    unchecked = prove_norm(domain, small_update, l2_bound=L2, k=2, range_checked=False)
+    with pytest.raises(InvalidProof, match="range checks False, not None and True"):
+        verify_norm(domain, commitment, unchecked, l2_bound=L2)
+
+
+def test_lookup_method_refuses_values_beyond_its_table(domain: CommitmentDomain) -> None:
+    x = np.full(64, 0.1)
+    x[3] = 2.5  # 20480 quanta at scale 13, beyond lookup_bound = 16351
+    assert lookup_bound(domain) == 16351
+    with pytest.raises(InvalidArgument, match="method='lookup' takes values up to 16351 quanta"):
+        prove_norm(domain, x, l2_bound=10.0, method="lookup")
+    with pytest.raises(InvalidArgument, match="method must be one of lookup, decomposition, not 'table'"):
+        prove_norm(domain, x, l2_bound=10.0, method="table")
+    assert chunks_per_proof(CommitmentDomain(15, 1024, SCALE, "0" * 64), method="lookup") == 15
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"range_checked": True, "lookup_bound": 100}, "pass range_checked=False"),
+        ({"range_checked": False, "lookup_bound": 0}, "lookup_bound must be a positive integer, not 0"),
+        ({"range_checked": False, "lookup_bound": 16352}, "lookup_bound must be at most 16351 at logrows 15"),
+    ],
+)
+def test_lookup_bound_arguments_are_checked(kwargs: dict[str, object], message: str) -> None:
+    from zkagg.circuits.norm_bound import norm_bound_circuit
+
+    with pytest.raises(InvalidArgument, match=message):
+        norm_bound_circuit(1, 64, logrows=15, **kwargs)  # type: ignore[arg-type]
+
+
+def test_lookup_range_run_argument_is_validated_and_keeps_old_cache_keys() -> None:
+    from zkagg._artifacts import RunArgs
+
+    assert "lookup_range" not in RunArgs().canonical()
+    assert RunArgs(lookup_range=(-5, 5)).canonical()["lookup_range"] == [-5, 5]
+    assert RunArgs.from_dict(RunArgs(lookup_range=(-5, 5)).canonical()).lookup_range == (-5, 5)
+    with pytest.raises(InvalidArgument, match=r"lookup_range must be None or two integers \(low, high\)"):
+        RunArgs(lookup_range=(5, -5))

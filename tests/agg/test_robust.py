@@ -344,3 +344,55 @@ def test_salted_domains_are_refused() -> None:
     salted = commitment_domain(logrows=15, chunk_size=64, scale=SCALE, salted=True)
     with pytest.raises(InvalidArgument, match="unsalted"):
         rule_circuit("median", salted, 3)
+
+
+def _trimmed_witness(chunk: np.ndarray, trim: int) -> tuple[list[int], list[int], list[int]]:
+    s = np.sort(chunk, axis=0)
+    n = chunk.shape[0]
+    return s[trim].tolist(), s[n - trim - 1].tolist(), s[trim : n - trim].sum(axis=0).tolist()
+
+
+@pytest.mark.parametrize("forgery", ["sum_plus_one", "lower_one_rank_low", "cuts_swapped", "cut_off_by_one"])
+def test_wrong_trimmed_mean_witness_is_rejected_by_the_proof_output(
+    forgery: str, single_shard: Shard, proven: dict[str, tuple[Shard, RuleResult]]
+) -> None:
+    # Prepare: the single chunk proven for a wrong witness, each consistent wherever it can be
+    s = single_shard
+    artifacts = domain_artifacts(rule_circuit("trimmed_mean", s.domain, 5, beta=0.2), s.domain)
+    chunk = s.quantized[:, :64]
+    lower, upper, total = _trimmed_witness(chunk, 1)
+    ordered = np.sort(chunk, axis=0)
+    if forgery == "sum_plus_one":
+        total[5] += 1
+    elif forgery == "lower_one_rank_low":  # lower = the smallest value, the sum its clip identity gives
+        lower[5] = int(ordered[0, 5])
+        clipped = np.clip(chunk[:, 5], lower[5], upper[5])
+        total[5] = int(clipped.sum()) - lower[5] - upper[5]
+    elif forgery == "cuts_swapped":
+        lower, upper = upper, lower
+    else:
+        lower[5] -= 1
+    proof = prove(artifacts, [*chunk.tolist(), lower, upper, total])
+    # Execute / Assert: a valid proof whose public output says the claim is wrong
+    assert proof.instances != [[0]]
+    forged = ChunkRuleProof(0, artifacts.vk_sha256, proof)
+    with pytest.raises(InvalidProof, match="claimed trimmed mean is wrong"):
+        verify_rule("trimmed_mean", s.domain, s.commitments, total, [forged], beta=0.2)
+
+
+def test_trimmed_mean_bounds_its_inputs_without_input_range_checks(single_shard: Shard) -> None:
+    # A client value of 2**28 - 1 quanta (within the prover's own input check) with the cut points
+    # at -5: Sign's decomposition of x - lower has no witness (module docstring of
+    # zkagg.circuits.trimmed_mean, point 4), as an input range check would refuse it.
+    from zkagg import ProvingError
+
+    s = single_shard
+    circuit = rule_circuit("trimmed_mean", s.domain, 5, beta=0.2)
+    assert circuit.run_args.ignore_range_check_inputs_outputs
+    artifacts = domain_artifacts(circuit, s.domain)
+    chunk = s.quantized[:, :64].copy()
+    chunk[:2, 9] = -5
+    chunk[4, 9] = 2**28 - 1
+    lower, upper, total = _trimmed_witness(chunk, 1)
+    with pytest.raises(ProvingError):
+        prove(artifacts, [*chunk.tolist(), lower, upper, total])

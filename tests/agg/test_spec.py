@@ -12,7 +12,10 @@ from zkagg._shard import ChunkProof, register_rule
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rule": "mean"}, "rule must be one of fedavg, median, trimmed_mean, clipped_fedavg, not 'mean'"),
+        (
+            {"rule": "mean"},
+            "rule must be one of fedavg, median, trimmed_mean, clipped_fedavg, fedavg_snark, not 'mean'",
+        ),
         ({"rule": "trimmed_mean"}, r"beta must be a number in \(0, 0.5\) for rule trimmed_mean, not None"),
         ({"rule": "trimmed_mean", "beta": 0.5}, r"beta must be a number in \(0, 0.5\)"),
         ({"rule": "median", "beta": 0.1}, "beta is only for rule trimmed_mean, not median"),
