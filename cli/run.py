@@ -13,7 +13,7 @@ from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 if TYPE_CHECKING:
     from zkagg._run import RoundRow, RunReport
 
-RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg")
+RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 
 
 def _table(rows: list[RoundRow], title: str) -> Any:

@@ -37,7 +37,7 @@ __all__ = ["DEPLOYMENT_FORMAT", "Deployment", "DeploymentKeys"]
 DEPLOYMENT_FORMAT: Final = "zkagg-deployment/1"
 _ID_TAG: Final = b"zkagg/deployment/v1\x00"
 #: Rules a deployment can run (the spec's rules).
-RULES: Final = ("fedavg", "median", "trimmed_mean", "clipped_fedavg")
+RULES: Final = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 MAX_CLIENTS: Final = 4096
 
 

@@ -156,13 +156,13 @@ def vector_commitment(deployment: Deployment, q: IntVector) -> UpdateCommitment:
 
 def aggregate_ints(agg: ShardAggregate) -> tuple[list[int], int]:
     """The exact integer aggregate of a (verified) shard aggregate and its divisor."""
-    from zkagg._robust import aggregate_to_int, rule_divisor
+    from zkagg._robust import SPEC_RULES, aggregate_to_int, rule_divisor
 
     spec = agg.spec
     if spec.rule == "fedavg":
         flat = [felt_to_signed(v) for chunk in agg.sums for v in chunk[: spec.chunk_size]]
         return flat[: agg.length], agg.total_weight
-    divisor = rule_divisor(spec.rule, agg.n_clients, agg.weights, spec.beta)
+    divisor = rule_divisor(SPEC_RULES[spec.rule], agg.n_clients, agg.weights, spec.beta)
     return aggregate_to_int(agg.aggregate, divisor, spec.scale, agg.length), divisor
 
 

@@ -57,7 +57,7 @@ def test_run_text_output(tmp_path: Path) -> None:
     [
         (
             ["--rule", "krum"],
-            "--rule must be one of fedavg, median, trimmed_mean, clipped_fedavg, not 'krum'",
+            "--rule must be one of fedavg, median, trimmed_mean, clipped_fedavg, fedavg_snark, not 'krum'",
         ),
         (["--dropout", "1.5"], "dropout must be a fraction in [0, 1), not 1.5"),
         (["--clients", "2", "--shards", "3"], "shards must be at most clients (2), not 3"),
