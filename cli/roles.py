@@ -83,7 +83,9 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder for deployment.json and keys/ (created).")],
     clients: Annotated[int, typer.Option(help="Clients.", min=1)] = 16,
     shards: Annotated[int, typer.Option(help="Shards.", min=1)] = 4,
-    rule: Annotated[str, typer.Option(help="fedavg, median, trimmed_mean, clipped_fedavg or fedavg_snark.")] = "fedavg",
+    rule: Annotated[
+        str, typer.Option(help="fedavg, median, trimmed_mean, clipped_fedavg or fedavg_snark.")
+    ] = "fedavg",
     beta: Annotated[float | None, typer.Option(help="trimmed_mean: fraction trimmed at each end.")] = None,
     clip_norm: Annotated[float | None, typer.Option(help="clipped_fedavg: L2 bound.")] = None,
     quality: Annotated[
