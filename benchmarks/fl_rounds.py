@@ -12,7 +12,13 @@ message through the DA layer, each round judged by the coordinator. Scenarios:
 * ``default``: what ``zkagg run`` does with no options (FedAvg, honest clients, quality gate);
 * ``fedavg-flip-nogate``: 30% of the clients (5 of 16) send -10 times their update, FedAvg, no gate;
 * ``fedavg-flip``: the same with the quality gate;
-* ``median-flip``: the same attack, median within shards (proven in circuit) with the quality gate.
+* ``median-flip``: the same attack, median within shards (proven in circuit) with the quality gate;
+* ``fedavg-flip-q1`` and ``median-flip-q1``: the same with a quorum of one shard and a quality margin
+  of 0.05 (with 5 attackers among 16 clients most 4-client shards hold one, so a majority quorum of
+  shards often fails and the round publishes no model).
+
+Scenarios run in one invocation share its machine and load; results of earlier invocations are kept
+in the output (each scenario records when it was taken).
 
 Writes benchmarks/results/fl_rounds.json and .md, with the machine described. Wall times come from
 a shared 2-core machine: compare scenarios of one run, not runs of different days.
@@ -31,6 +37,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "fedavg-flip-nogate": {"byzantine_clients": 0.3, "quality": False},
     "fedavg-flip": {"byzantine_clients": 0.3},
     "median-flip": {"byzantine_clients": 0.3, "rule": "median"},
+    "fedavg-flip-q1": {"byzantine_clients": 0.3, "quorum": 1, "quality_margin": 0.05},
+    "median-flip-q1": {"byzantine_clients": 0.3, "rule": "median", "quorum": 1, "quality_margin": 0.05},
 }
 
 
@@ -56,6 +64,7 @@ def run_scenario(name: str, rounds: int) -> dict[str, Any]:
         "setup_seconds": report.setup_seconds,
         "seconds": seconds,
         "byzantine_clients": report.byzantine_clients,
+        "taken_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
@@ -68,12 +77,23 @@ def main() -> None:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"--scenarios must name {', '.join(SCENARIOS)}, not {unknown}")
+    import json
+
+    from benchmarks.harness import RESULTS
+
+    previous = RESULTS / "fl_rounds.json"
+    kept = []
+    if previous.exists():
+        kept = [
+            r for r in json.loads(previous.read_text()).get("scenarios", []) if r["scenario"] not in names
+        ]
     rows = []
     for name in names:
         print(f"running {name} ...", flush=True)
         row = run_scenario(name, args.rounds)
         print(f"  {row['accuracy_per_round']} in {row['seconds']:.0f} s", flush=True)
         rows.append(row)
+    rows = kept + rows
     table_rows = [
         {
             "scenario": r["scenario"],

@@ -7,55 +7,18 @@ in every output, side-by-side comparisons taken in one run so that ratios surviv
 from __future__ import annotations
 
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# One implementation of the machine description, shared with `zkagg bench` (zkagg._bench).
+from zkagg._bench import cpu_model as cpu_model
+from zkagg._bench import describe_machine as describe_machine
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or what ``platform`` knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def describe_machine() -> dict[str, Any]:
-    """CPU model, cores, memory, OS, Python and the versions that matter for the numbers."""
-    cpu = cpu_model()
-    mem_gib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem_gib = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    versions = {}
-    for name in ("zkagg", "ezkl", "onnx", "onnxruntime", "torch", "numpy"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": mem_gib,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
 
 
 def run_child(

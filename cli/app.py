@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from zkagg.cli import audit, da, example, info, prove, roles, run, verify
+from zkagg.cli import audit, bench, da, example, info, prove, roles, run, verify
 
 app = typer.Typer(
     name="zkagg",
@@ -28,6 +28,7 @@ app.command(name="init")(roles.init)
 app.command(name="coordinator")(roles.coordinator)
 app.command(name="shard")(roles.shard)
 app.command(name="client")(roles.client)
+app.command(name="bench")(bench.bench)
 app.add_typer(da.app, name="da")
 
 

@@ -2,6 +2,7 @@
 # Creates .venv in the repository root when missing, and (re)installs when pyproject.toml changed.
 # torch is asked for at exactly 2.13.0 first: on CPU machines pip finds that CPU wheel locally
 # and never pulls a multi-gigabyte CUDA build. ZKAGG_TORCH overrides the requirement elsewhere.
+# The optional extras (ray, flower, bench) are installed too, so that CI runs their tests.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -16,7 +17,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "zkagg: installing zkagg and its dependencies into $VENV (a few minutes the first time)" >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${ZKAGG_TORCH:-torch==2.13.0}" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]" >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev,ray,flower,bench]" >&2
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

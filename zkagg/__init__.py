@@ -36,6 +36,7 @@ from zkagg._errors import (
     QuantizationError,
     ZkaggError,
 )
+from zkagg._executors import LocalExecutor, RayExecutor, SerialExecutor, make_executor
 from zkagg._field import FIELD_MODULUS, dequantize, quantize
 from zkagg._fl_data import DigitsData, load_digits_task
 from zkagg._guard import MessageGuard
@@ -117,6 +118,7 @@ __all__ = [
     "Identity",
     "InvalidArgument",
     "InvalidProof",
+    "LocalExecutor",
     "MessageGuard",
     "NormProof",
     "Proof",
@@ -125,12 +127,14 @@ __all__ = [
     "QualityProof",
     "QualitySpec",
     "QuantizationError",
+    "RayExecutor",
     "RoundJudgement",
     "RoundManifest",
     "RunArgs",
     "RunConfig",
     "RunReport",
     "SRS",
+    "SerialExecutor",
     "ShardAggregate",
     "ShardAggregator",
     "ShardResult",
@@ -160,6 +164,7 @@ __all__ = [
     "load_input",
     "load_srs",
     "local_train",
+    "make_executor",
     "prove",
     "prove_norm",
     "prove_quality",

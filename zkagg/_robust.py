@@ -47,6 +47,7 @@ from zkagg._aggregate_ref import fedavg_rescale, median_int, trim_count
 from zkagg._artifacts import CircuitArtifacts, build_circuit
 from zkagg._commit import POINT_SIZE, CommitmentDomain, UpdateCommitment, commit_chunk
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof, ZkaggError
+from zkagg._executors._base import Executor, ProveTask
 from zkagg._field import felt_to_signed
 from zkagg._prover import Proof, prove, verify
 from zkagg._srs import SRS, srs_by_hash
@@ -61,13 +62,17 @@ __all__ = [
     "PROVEN_RULES",
     "SPEC_RULES",
     "ChunkRuleProof",
+    "RulePlan",
     "RuleResult",
     "clip_factors",
     "domain_artifacts",
+    "finish_rule",
+    "plan_rule",
     "proof_input_commitments",
     "prove_rule",
     "rule_circuit",
     "rule_divisor",
+    "run_plans",
     "verify_rule",
 ]
 
@@ -258,7 +263,45 @@ class RuleResult:
         return fedavg_rescale(list(self.aggregate_int[:length]), self.divisor, scale)
 
 
-def prove_rule(
+@dataclass(frozen=True)
+class RulePlan:
+    """Everything decided before proving one shard's chunks: the circuit, its keys, every chunk's inputs.
+
+    Chunk proofs are independent tasks (:meth:`tasks`); :func:`finish_rule` assembles their proofs.
+    """
+
+    rule: str
+    domain: CommitmentDomain
+    n_clients: int
+    weights: tuple[int, ...]
+    beta: float | None
+    circuit: Circuit
+    artifacts: CircuitArtifacts
+    chunk_inputs: tuple[list[list[int]], ...]
+    chunk_aggregates: tuple[list[int] | None, ...]
+    factors: tuple[int, ...] | None
+
+    def tasks(self, label: str = "") -> list[ProveTask]:
+        """One :class:`~zkagg._executors.ProveTask` per chunk, labelled ``"<label> chunk <j>"``."""
+        from zkagg._home import zkagg_home
+
+        srs = _domain_srs(self.domain)
+        home = str(zkagg_home())
+        prefix = f"{label} " if label else ""
+        return [
+            ProveTask(
+                f"{prefix}chunk {j}",
+                self.circuit.onnx,
+                self.circuit.run_args,
+                inputs,
+                None if srs is None else srs.sha256,
+                home,
+            )
+            for j, inputs in enumerate(self.chunk_inputs)
+        ]
+
+
+def plan_rule(
     rule: str,
     domain: CommitmentDomain,
     quantized: npt.ArrayLike,
@@ -266,29 +309,8 @@ def prove_rule(
     weights: Sequence[int] | None = None,
     beta: float | None = None,
     clip_norm: float | None = None,
-) -> RuleResult:
-    """Compute ``rule``'s exact aggregate and prove every chunk.
-
-    Parameters
-    ----------
-    rule
-        ``median``, ``trimmed_mean``, ``clipped_fedavg`` or ``fedavg``.
-    domain
-        The clients' commitment domain (chunk size, logrows, scale, SRS).
-    quantized
-        Integer array ``(clients, values)`` of the quantized updates (as committed); zero padded
-        here to whole chunks.
-    weights
-        Integer sample counts (FedAvg variants); default 1 each.
-    beta
-        Trimmed mean: fraction trimmed at each end.
-    clip_norm
-        Clipped FedAvg: the L2 bound ``C`` (float units).
-
-    Returns
-    -------
-    RuleResult
-    """
+) -> RulePlan:
+    """Compute every chunk's inputs and build (or load) the circuit's keys; arguments as :func:`prove_rule`."""
     q = np.asarray(quantized)
     if q.ndim != 2 or q.dtype.kind not in "iu" or 0 in q.shape:
         raise InvalidArgument(f"quantized must be a non-empty 2-D integer array, not {q.dtype} {q.shape}")
@@ -307,18 +329,103 @@ def prove_rule(
             raise InvalidArgument("clip_norm is required for rule clipped_fedavg")
         norms = [int(v) for v in (padded.astype(object) ** 2).sum(axis=1).tolist()]
         factors = clip_factors(norms, clip_norm, domain.scale)
-    total: list[int] = []
-    proofs = []
+    inputs: list[list[list[int]]] = []
+    aggregates: list[list[int] | None] = []
     for j in range(n_chunks):
         x = padded[:, j * cs : (j + 1) * cs]
         extra, aggregate = _chunk_inputs(rule, x, w, trim, factors)
-        proof = prove(artifacts, [*x.tolist(), *extra])
+        inputs.append([*x.tolist(), *extra])
+        aggregates.append(aggregate)
+    return RulePlan(
+        rule,
+        domain,
+        n,
+        tuple(w),
+        beta,
+        circuit,
+        artifacts,
+        tuple(inputs),
+        tuple(aggregates),
+        tuple(factors) if factors else None,
+    )
+
+
+def finish_rule(plan: RulePlan, proofs: Sequence[Proof]) -> RuleResult:
+    """Assemble the exact aggregate and the chunk proofs (one per chunk, in order) into a :class:`RuleResult`."""
+    if len(proofs) != len(plan.chunk_inputs):
+        raise InvalidArgument(
+            f"proofs must hold one proof per chunk ({len(plan.chunk_inputs)}), not {len(proofs)}"
+        )
+    cs = plan.domain.chunk_size
+    total: list[int] = []
+    out = []
+    for j, (proof, aggregate) in enumerate(zip(proofs, plan.chunk_aggregates, strict=True)):
         if aggregate is None:
             aggregate = _public_ints(proof)[:cs]
         total.extend(int(v) for v in aggregate)
-        proofs.append(ChunkRuleProof(j, artifacts.vk_sha256, proof))
-    divisor = rule_divisor(rule, n, w, beta)
-    return RuleResult(rule, tuple(total), divisor, tuple(factors) if factors else None, tuple(proofs))
+        out.append(ChunkRuleProof(j, plan.artifacts.vk_sha256, proof))
+    divisor = rule_divisor(plan.rule, plan.n_clients, plan.weights, plan.beta)
+    return RuleResult(plan.rule, tuple(total), divisor, plan.factors, tuple(out))
+
+
+def run_plans(
+    plans: Sequence[RulePlan], executor: Executor | None, labels: Sequence[str] | None = None
+) -> list[RuleResult]:
+    """Prove the chunks of several plans (shards) as one batch of tasks and finish each.
+
+    ``executor=None`` proves in this process, one chunk after the other.
+    """
+    if executor is None:
+        return [finish_rule(p, [prove(p.artifacts, inputs) for inputs in p.chunk_inputs]) for p in plans]
+    names = list(labels) if labels is not None else [f"shard {i}" for i in range(len(plans))]
+    batches = [p.tasks(name) for p, name in zip(plans, names, strict=True)]
+    results = executor.run([t for batch in batches for t in batch])
+    out = []
+    cursor = 0
+    for plan, batch in zip(plans, batches, strict=True):
+        part = results[cursor : cursor + len(batch)]
+        cursor += len(batch)
+        out.append(finish_rule(plan, [Proof.from_bytes(r.proof) for r in part]))
+    return out
+
+
+def prove_rule(
+    rule: str,
+    domain: CommitmentDomain,
+    quantized: npt.ArrayLike,
+    *,
+    weights: Sequence[int] | None = None,
+    beta: float | None = None,
+    clip_norm: float | None = None,
+    executor: Executor | None = None,
+) -> RuleResult:
+    """Compute ``rule``'s exact aggregate and prove every chunk.
+
+    Parameters
+    ----------
+    rule
+        ``median``, ``trimmed_mean``, ``clipped_fedavg`` or ``fedavg``.
+    domain
+        The clients' commitment domain (chunk size, logrows, scale, SRS).
+    quantized
+        Integer array ``(clients, values)`` of the quantized updates (as committed); zero padded
+        here to whole chunks.
+    weights
+        Integer sample counts (FedAvg variants); default 1 each.
+    beta
+        Trimmed mean: fraction trimmed at each end.
+    clip_norm
+        Clipped FedAvg: the L2 bound ``C`` (float units).
+    executor
+        Where the chunk proofs run (:mod:`zkagg._executors`); ``None`` proves them in this process,
+        one after the other.
+
+    Returns
+    -------
+    RuleResult
+    """
+    plan = plan_rule(rule, domain, quantized, weights=weights, beta=beta, clip_norm=clip_norm)
+    return run_plans([plan], executor)[0]
 
 
 def aggregate_to_int(aggregate: npt.ArrayLike, divisor: int, scale: int, length: int) -> list[int]:
@@ -482,13 +589,20 @@ class _Backend:
         length: int,
         salts: list[list[int]] | None,
         commitments: Sequence[UpdateCommitment] | None,
+        executor: Executor | None = None,
     ) -> Any:
         from zkagg._shard import ChunkProof, RuleProof
 
         if salts is not None:
             raise InvalidArgument(f"rule {self.rule} needs an unsalted domain (salted=False)")
         result = prove_rule(
-            self.rule, spec.domain(), quantized, weights=weights, beta=spec.beta, clip_norm=spec.clip_norm
+            self.rule,
+            spec.domain(),
+            quantized,
+            weights=weights,
+            beta=spec.beta,
+            clip_norm=spec.clip_norm,
+            executor=executor,
         )
         proofs = tuple(ChunkProof(p.chunk, p.circuit_id, p.proof.to_bytes()) for p in result.proofs)
         return RuleProof(result.aggregate(length, spec.scale), proofs)

@@ -55,6 +55,7 @@ from zkagg._commit import (
     zero_commitment,
 )
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof, ProtocolError, ZkaggError
+from zkagg._executors._base import Executor
 from zkagg._field import FIELD_MODULUS, quantize
 from zkagg._spec import SPEC_SIZE, AggregationSpec
 
@@ -134,8 +135,9 @@ class RuleBackend(Protocol):
         length: int,
         salts: list[list[int]] | None,
         commitments: Sequence[UpdateCommitment] | None,
+        executor: Executor | None = None,
     ) -> RuleProof:
-        """Compute the aggregate and prove every chunk."""
+        """Compute the aggregate and prove every chunk (on ``executor``; ``None``: in this process)."""
         ...
 
     def verify(
@@ -400,6 +402,7 @@ def aggregate_shard(
     *,
     salt_seeds: Sequence[bytes] | None = None,
     commitments: Sequence[UpdateCommitment] | None = None,
+    executor: Executor | None = None,
 ) -> ShardAggregate:
     """Aggregate a shard's updates under ``spec``, with the sums or proofs that verify it.
 
@@ -415,6 +418,9 @@ def aggregate_shard(
         Salted domains: every client's ``salt_seed`` (the shard must know the salts to open sums).
     commitments
         The clients' commitments, handed to rule backends that want them.
+    executor
+        Proven rules: where the chunk proofs run (:mod:`zkagg._executors`: serial, local process
+        pool, Ray); ``None`` proves them in this process, one after the other. Unused by ``fedavg``.
 
     Returns
     -------
@@ -439,7 +445,7 @@ def aggregate_shard(
     elif salt_seeds is not None:
         raise InvalidArgument("salt_seeds must be None in an unsalted domain")
     if spec.rule != "fedavg":
-        out = _backend(spec.rule).prove(spec, padded, w, length, salts, commitments)
+        out = _backend(spec.rule).prove(spec, padded, w, length, salts, commitments, executor)
         return ShardAggregate(spec, w, length, np.asarray(out.aggregate, dtype=np.float64), proofs=out.proofs)
     total = _weighted_sum(padded, w)
     sums = []

@@ -1,0 +1,155 @@
+"""``zkagg bench [--quick] --out DIR``: native vs naive EZKL vs zkagg, with a report and plots."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
+
+
+def _int_list(option: str, text: str | None, low: int) -> tuple[int, ...] | None:
+    from zkagg._errors import InvalidArgument
+
+    if text is None:
+        return None
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidArgument(
+            f"{option} must be comma-separated integers >= {low} (such as 4,8), not {text!r}"
+        ) from None
+    if any(v < low for v in values):
+        raise InvalidArgument(f"{option} must be comma-separated integers >= {low}, not {text!r}")
+    return values
+
+
+@handle_errors
+def bench(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for results.json, report.md and plots.")
+    ] = Path("bench-results"),
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Headline comparison only (8 clients x 128 values; under 3 minutes)."),
+    ] = False,
+    rules: Annotated[
+        str | None, typer.Option(help="Comma-separated rules: fedavg, median, trimmed_mean.")
+    ] = None,
+    clients: Annotated[
+        str | None,
+        typer.Option(help="Clients per shard to sweep, comma-separated (the first is the headline)."),
+    ] = None,
+    chunk_sizes: Annotated[
+        str | None,
+        typer.Option(help="Chunk sizes to sweep, comma-separated powers of two (the first is the headline)."),
+    ] = None,
+    shards: Annotated[str | None, typer.Option(help="Shard counts to sweep, comma-separated.")] = None,
+    length: Annotated[int | None, typer.Option(help="Values per client update.")] = None,
+    naive: Annotated[
+        bool, typer.Option("--naive/--no-naive", help="Run the naive EZKL pipeline (the slow baseline).")
+    ] = True,
+    monolithic: Annotated[
+        bool | None,
+        typer.Option(
+            "--monolithic/--no-monolithic", help="Monolithic vs sharded section (default: not with --quick)."
+        ),
+    ] = None,
+    quality: Annotated[
+        bool | None,
+        typer.Option(
+            "--quality/--no-quality", help="Pruning/quantization section (default: not with --quick)."
+        ),
+    ] = None,
+    compare_executors: Annotated[
+        str | None,
+        typer.Option(
+            help="Executors to compare on the same proofs, comma-separated, or 'none' (default: all but with --quick)."
+        ),
+    ] = None,
+    executor: Annotated[str, typer.Option(help="Where zkagg's proofs run: serial, local or ray.")] = "serial",
+    workers: Annotated[int, typer.Option(help="Workers of the local pool or of a local Ray instance.")] = 2,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster for --executor ray (default: start a local instance).")
+    ] = None,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Measure what verified aggregation costs: native numpy vs a naive EZKL pipeline vs zkagg, in one run.
+
+    Calibrate, setup, prove and verify times, rows and logrows, proof sizes, peak memory and DA bytes.
+    """
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from zkagg._bench import FULL, QUICK, BenchConfig, headline_ratio, run_bench, write_outputs
+    from zkagg._errors import InvalidArgument
+
+    started = time.perf_counter()
+    base = QUICK if quick else FULL
+    changes: dict[str, object] = {}
+    if rules is not None:
+        changes["rules"] = tuple(r.strip() for r in rules.split(",") if r.strip())
+    for option, name, text, low in (
+        ("--clients", "clients", clients, 3),
+        ("--chunk-sizes", "chunk_sizes", chunk_sizes, 64),
+        ("--shards", "shards", shards, 1),
+    ):
+        values = _int_list(option, text, low)
+        if values is not None:
+            changes[name] = values
+    if length is not None:
+        if length < 1:
+            raise InvalidArgument(f"--length must be a positive integer, not {length}")
+        changes["length"] = length
+    if workers < 1:
+        raise InvalidArgument(f"--workers must be a positive integer, not {workers}")
+    if executor not in ("serial", "local", "ray"):
+        raise InvalidArgument(f"--executor must be one of serial, local, ray, not {executor!r}")
+    if out.exists() and not out.is_dir():
+        raise InvalidArgument(f"--out must be a directory, not the existing file {str(out)!r}")
+    if monolithic is not None:
+        changes["monolithic"] = monolithic
+    if quality is not None:
+        changes["quality"] = quality
+    if compare_executors is not None:
+        names = () if compare_executors == "none" else tuple(e.strip() for e in compare_executors.split(","))
+        for e in names:
+            if e not in ("serial", "local", "ray"):
+                raise InvalidArgument(
+                    f"--compare-executors must be 'none' or a comma-separated list of serial, local, ray, not {compare_executors!r}"
+                )
+        changes["compare_executors"] = names
+    changes.update(naive=naive, executor=executor, workers=workers, ray_address=ray_address)
+    config: BenchConfig = replace(base, **changes)  # type: ignore[arg-type]
+    if home is not None:
+        os.environ["ZKAGG_HOME"] = str(home)  # the children inherit it (dev SRS files live there)
+    console = Console(stderr=True, highlight=False)
+
+    def progress(message: str) -> None:
+        if not json_output:
+            console.print(f"  {time.perf_counter() - started:6.0f} s  {message}")
+
+    results = run_bench(config, progress, checkpoint=lambda partial: write_outputs(partial, out))
+    paths = write_outputs(results, out)
+    speedups = {rule: headline_ratio(results, rule) for rule in config.rules}
+    if json_output:
+        emit_json(
+            {
+                "ok": True,
+                "out": str(out),
+                "files": [str(p) for p in paths],
+                "speedup_end_to_end": speedups,
+                "elapsed_s": time.perf_counter() - started,
+            }
+        )
+        return
+    for rule, ratio in speedups.items():
+        if ratio is not None:
+            typer.echo(f"{rule}: zkagg is {ratio:,.1f}x faster end to end than the naive EZKL pipeline")
+    typer.echo(f"wrote {', '.join(p.name for p in paths)} to {out} in {time.perf_counter() - started:.0f} s")
