@@ -173,7 +173,11 @@ class CountingBackend:
 
 @dataclass
 class RoundRow:
-    """One round of a run, as the progress table and the report show it."""
+    """One round of a run, as the progress table and the report show it.
+
+    ``cohort_sizes`` counts the clients that posted to each shard: the assignment is a hash of a
+    block hash, so a shard may draw no client in a round (it then posts nothing and is ``missing``).
+    """
 
     round: int
     test_accuracy: float
@@ -187,6 +191,7 @@ class RoundRow:
     da_bytes: int
     global_model: bool
     threshold: float | None
+    cohort_sizes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -377,10 +382,11 @@ def _run(
             dropped = sorted(int(c) for c in drop_rng.choice(cfg.clients, size=n_drop, replace=False))
             say(f"round {r}: {cfg.clients - n_drop} clients training")
             posted = 0
+            cohort_sizes = [0] * cfg.shards
             for c in clients:
                 if c.index in dropped:
                     continue
-                c.run_round(manifest)
+                cohort_sizes[c.run_round(manifest).shard] += 1
                 posted += 1
             wait_height(da, manifest.updates_by, ticker, timeout)
             prove = 0.0
@@ -407,6 +413,7 @@ def _run(
                 da_bytes=da.bytes - bytes0,
                 global_model=outcome.global_result.global_model is not None,
                 threshold=manifest.quality_threshold_ppm / 1e6 if dep.quality else None,
+                cohort_sizes=cohort_sizes,
             )
             report.rounds.append(row)
             if on_round is not None:

@@ -31,12 +31,22 @@ def reasons(row: Any) -> list[str]:
     return [v["reason"] for v in row.verdicts]
 
 
+def expected(row: Any, wanted: list[str]) -> list[str]:
+    """``wanted`` per shard, except ``missing`` for a shard that drew no client this round.
+
+    Cohorts are a hash of a block hash (nobody picks them), so a shard can be empty in a round.
+    """
+    return [w if n > 0 else "missing" for w, n in zip(wanted, row.cohort_sizes, strict=True)]
+
+
 def test_honest_rounds_learn_and_audit(run_rounds: Any) -> None:
     # Execute
-    ran = run_rounds(clients=8, shards=2, rounds=2, quality=False)
+    ran = run_rounds(clients=8, shards=2, rounds=2, quality=False, quorum=1)
     # Assert
     report = ran.report
-    assert [reasons(r) for r in report.rounds] == [["accepted", "accepted"]] * 2
+    assert [reasons(r) for r in report.rounds] == [
+        expected(r, ["accepted", "accepted"]) for r in report.rounds
+    ]
     assert report.initial_accuracy < 0.3 < report.rounds[0].test_accuracy < report.final_accuracy
     assert all(r.da_bytes > 0 and r.clients_posted == 8 and r.global_model for r in report.rounds)
     assert [g.round for g in global_results(ran)] == [1, 2]
@@ -46,7 +56,7 @@ def test_honest_rounds_learn_and_audit(run_rounds: Any) -> None:
 
 
 def test_dropout_completes_the_round(run_rounds: Any) -> None:
-    ran = run_rounds(clients=10, shards=2, rounds=1, quality=False, dropout=0.3)
+    ran = run_rounds(clients=10, shards=2, rounds=1, quality=False, dropout=0.3, quorum=1)
     row = ran.report.rounds[0]
     assert len(row.dropped) == 3 and row.clients_posted == 7
     assert row.global_model and row.shards_accepted >= 1
@@ -64,24 +74,26 @@ def test_dropout_completes_the_round(run_rounds: Any) -> None:
 def test_byzantine_shard_is_excluded_with_its_reason(
     run_rounds: Any, attack: str, rounds: int, reason: str
 ) -> None:
-    # Prepare / Execute: shard 2 of 3 is Byzantine; the quorum (2) still holds
+    # Prepare / Execute: shard 2 of 3 is Byzantine
     ran = run_rounds(
-        clients=9, shards=3, rounds=rounds, quality=False, byzantine_shards=1, shard_attack=attack
+        clients=12, shards=3, rounds=rounds, quality=False, byzantine_shards=1, shard_attack=attack, quorum=1
     )
     # Assert
-    last = ran.report.rounds[-1]
-    assert last.verdicts[2]["reason"] == reason, last.verdicts
-    assert reasons(last)[:2] == ["accepted", "accepted"]
-    assert last.global_model
+    rows = ran.report.rounds
+    last = rows[-1]
+    if attack == "replay" and rows[0].cohort_sizes[2] == 0:  # nothing to replay: it acted honestly
+        reason = "accepted"
+    assert reasons(last) == expected(last, ["accepted", "accepted", reason]), last.verdicts
+    assert last.global_model == (last.shards_accepted >= 1)
     result = audit(ran.node, ran.deployment)
     assert result.ok, result.mismatches
-    assert result.rounds[-1].verdicts[2]["reason"] == reason
+    assert [v["reason"] for v in result.rounds[-1].verdicts] == reasons(last)
 
 
 def test_below_quorum_publishes_no_global_model(run_rounds: Any) -> None:
     ran = run_rounds(clients=6, shards=3, rounds=2, quality=False, byzantine_shards=2, quorum=2)
     for row in ran.report.rounds:
-        assert row.shards_accepted == 1 and not row.global_model
+        assert row.shards_accepted <= 1 and not row.global_model
         assert row.test_accuracy == ran.report.initial_accuracy  # the model did not move
     results = global_results(ran)
     assert [g.global_model for g in results] == [None, None]
@@ -89,8 +101,8 @@ def test_below_quorum_publishes_no_global_model(run_rounds: Any) -> None:
 
 
 def test_byzantine_clients_shift_fedavg(run_rounds: Any) -> None:
-    honest = run_rounds(clients=8, shards=2, rounds=2, quality=False)
-    attacked = run_rounds(clients=8, shards=2, rounds=2, quality=False, byzantine_clients=0.3)
+    honest = run_rounds(clients=8, shards=2, rounds=2, quality=False, quorum=1)
+    attacked = run_rounds(clients=8, shards=2, rounds=2, quality=False, byzantine_clients=0.3, quorum=1)
     assert len(attacked.report.byzantine_clients) == 2
     assert attacked.report.final_accuracy < honest.report.final_accuracy - 0.2
     assert audit(attacked.node, attacked.deployment).ok  # verified, but poisoned: the rule is FedAvg
