@@ -68,6 +68,9 @@ def run(
     quality: Annotated[
         bool, typer.Option("--quality/--no-quality", help="Shards prove their shard model's probe accuracy.")
     ] = True,
+    quality_margin: Annotated[
+        float, typer.Option(help="Quality threshold: global model's probe accuracy minus this (floor 0.3).")
+    ] = 0.1,
     quorum: Annotated[int, typer.Option(help="Accepted shards needed (0: a majority).", min=0)] = 0,
     seed: Annotated[
         int, typer.Option(help="Seed of the data split, model, attackers and dropout.", min=0)
@@ -127,6 +130,7 @@ def _run(
     byzantine_shards: int,
     shard_attack: str,
     quality: bool,
+    quality_margin: float,
     quorum: int,
     seed: int,
     da: str | None,
@@ -167,6 +171,7 @@ def _run(
         byzantine_shards=byzantine_shards,
         shard_attack=shard_attack,
         quality=quality,
+        quality_margin=quality_margin,
         quorum=quorum,
         seed=seed,
         update_window=update_window,

@@ -69,6 +69,7 @@ def test_run_text_output(tmp_path: Path) -> None:
         (["--byzantine-shards", "9"], "byzantine_shards must be an integer in [0, 4], not 9"),
         (["--byzantine-clients", "1"], "byzantine_clients must be a fraction in [0, 1), not 1.0"),
         (["--report", "/nonexistent/dir/r.json"], "--report must be a file in an existing directory"),
+        (["--quality-margin", "2"], "quality_margin must be a number in [0.0, 1.0], not 2.0"),
     ],
 )
 def test_run_bad_arguments(args: list[str], message: str) -> None:
