@@ -51,7 +51,7 @@ def _table(rows: list[RoundRow], title: str) -> Any:
 def run(
     clients: Annotated[int, typer.Option(help="Clients in the deployment.", min=1)] = 16,
     shards: Annotated[int, typer.Option(help="Shards (aggregators).", min=1)] = 4,
-    rounds: Annotated[int, typer.Option(help="Rounds to run.", min=1)] = 5,
+    rounds: Annotated[int, typer.Option(help="Rounds to run.", min=1)] = 4,
     rule: Annotated[str, typer.Option(help=f"Aggregation rule: {', '.join(RULES)}.")] = "fedavg",
     beta: Annotated[float | None, typer.Option(help="trimmed_mean: fraction trimmed at each end.")] = None,
     clip_norm: Annotated[float | None, typer.Option(help="clipped_fedavg: L2 bound per client.")] = None,

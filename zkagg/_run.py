@@ -43,11 +43,11 @@ __all__ = ["CountingBackend", "RoundRow", "RunConfig", "RunReport", "run_deploym
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What ``zkagg run`` runs (defaults: 16 clients, 4 shards, 5 FedAvg rounds with the quality gate)."""
+    """What ``zkagg run`` runs (defaults: 16 clients, 4 shards, 4 FedAvg rounds with the quality gate)."""
 
     clients: int = 16
     shards: int = 4
-    rounds: int = 5
+    rounds: int = 4
     rule: str = "fedavg"
     beta: float | None = None
     clip_norm: float | None = None
