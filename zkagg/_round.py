@@ -72,7 +72,7 @@ from zkagg._messages import (
     decode_message,
 )
 from zkagg._shard import ShardAggregate, aggregate_shard, combine_shards, verify_shard
-from zkagg._sharding import assign_shard, assignment_seed, deployment_namespaces, has_quorum
+from zkagg._sharding import assign_shard, deployment_namespaces, fetch_seed, has_quorum
 from zkagg._wire import Reader, Writer
 from zkagg.da import Blob, DABackend, Namespace, PayloadRef, read_payload, write_payload
 
@@ -313,14 +313,6 @@ def wait_height(
     backend.wait_for_height(height, timeout=timeout)
 
 
-def seed_of(backend: DABackend, manifest: RoundManifest, timeout: float) -> bytes:
-    """The assignment seed of a round (waits for its seed height)."""
-    header = backend.wait_for_height(manifest.seed_height, timeout=timeout)
-    if header.height != manifest.seed_height:
-        header = backend.get_header(manifest.seed_height)
-    return assignment_seed(header, manifest.seed_height)
-
-
 # -- client ----------------------------------------------------------------------------------------
 
 
@@ -411,7 +403,7 @@ class ClientParty:
 
         t0 = time.perf_counter()
         dep = self.deployment
-        seed = seed_of(self.backend, manifest, self.timeout)
+        seed = fetch_seed(self.backend, manifest, self.timeout)
         shard = assign_shard(seed, dep.deployment_id, manifest.round, self.client_id, dep.n_shards)
         g = self.global_model(manifest)
         train_seed = int.from_bytes(
@@ -531,7 +523,7 @@ class ShardAggregator:
         t0 = time.perf_counter()
         dep = self.deployment
         ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
-        seed = seed_of(self.backend, manifest, self.timeout)
+        seed = fetch_seed(self.backend, manifest, self.timeout)
         self.backend.wait_for_height(manifest.updates_by, timeout=self.timeout)
         guard = MessageGuard(manifest, seed, client_registry=dep.client_registry)
         assert self.identity.encryption is not None
@@ -723,13 +715,11 @@ def judge_round(
     manifest's threshold), or else the first rejection of a result signed by its aggregator, or
     else the first rejection of a result claiming the shard, or else ``missing``.
     """
-    from zkagg._quality import QualityProof, model_commitments, verify_quality
-
     t0 = time.perf_counter()
     dep = deployment
     ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
     backend.wait_for_height(manifest.results_by + LATE_GRACE, timeout=timeout)
-    seed = seed_of(backend, manifest, timeout)
+    seed = fetch_seed(backend, manifest, timeout)
     from zkagg._fl_model import param_count
 
     global_q = _read_vector(
@@ -794,9 +784,6 @@ def judge_round(
             threshold,
             quality_spec,
             home,
-            QualityProof,
-            model_commitments,
-            verify_quality,
         )
     shards = []
     for k in range(dep.n_shards):
@@ -836,10 +823,9 @@ def _judge_accepted(
     threshold: float,
     quality_spec: Any,
     home: str | None,
-    quality_proof_cls: Any,
-    model_commitments: Any,
-    verify_quality: Any,
 ) -> ShardJudgement:
+    from zkagg._quality import QualityProof, model_commitments, verify_quality
+
     k = res.shard
 
     def excluded(reason: VerdictReason, detail: str) -> ShardJudgement:
@@ -880,7 +866,7 @@ def _judge_accepted(
     accuracy = None
     if dep.quality:
         try:
-            proof = quality_proof_cls.from_wire(res.quality_proof)
+            proof = QualityProof.from_wire(res.quality_proof)
             model = global_q + shard_update(agg)
             expected = model_commitments(model, quality_spec, home=home)
             verify_quality(proof, 0.0, quality_spec, expected_commitments=expected, home=home)
@@ -1067,6 +1053,8 @@ class Coordinator:
 
     def _global_for(self, round_: int) -> tuple[PayloadRef, bytes, IntVector]:
         """The global model round ``round_`` starts from: the last composed one, or the initial model."""
+        from zkagg._fl_model import param_count
+
         dep = self.deployment
         for r in range(round_ - 1, 0, -1):
             recorded = self.state.result(dep.deployment_id, r)
@@ -1074,7 +1062,7 @@ class Coordinator:
                 gr = recorded[0]
                 assert gr.global_model is not None
                 q = _read_vector(
-                    self.backend, gr.global_model, int(initial_model(dep).size), dep.scale, "global model"
+                    self.backend, gr.global_model, param_count(dep.hidden), dep.scale, "global model"
                 )
                 return gr.global_model, gr.global_model_commitment, q
             opened = self.state.manifest(dep.deployment_id, r)
@@ -1082,7 +1070,7 @@ class Coordinator:
                 m = opened[0]
                 assert m.global_model is not None
                 q = _read_vector(
-                    self.backend, m.global_model, int(initial_model(dep).size), dep.scale, "global model"
+                    self.backend, m.global_model, param_count(dep.hidden), dep.scale, "global model"
                 )
                 return m.global_model, m.global_model_commitment, q
         q = initial_model(dep)

@@ -79,8 +79,13 @@ def assignment_seed(header: Header, seed_height: int) -> bytes:
 
 
 def fetch_seed(backend: DABackend, manifest: RoundManifest, timeout: float = 60.0) -> bytes:
-    """Wait for the manifest's seed height on ``backend`` and return the assignment seed."""
+    """Wait for the manifest's seed height on ``backend`` and return the assignment seed.
+
+    A backend whose wait returns a later header (the head) is asked for the seed height's own.
+    """
     header = backend.wait_for_height(manifest.seed_height, timeout=timeout)
+    if header.height != manifest.seed_height:
+        header = backend.get_header(manifest.seed_height)
     return assignment_seed(header, manifest.seed_height)
 
 

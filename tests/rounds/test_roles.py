@@ -20,9 +20,8 @@ from zkagg._round import (
     decode_vector,
     encode_vector,
     round_div,
-    seed_of,
 )
-from zkagg._sharding import assign_shard, deployment_namespaces
+from zkagg._sharding import assign_shard, deployment_namespaces, fetch_seed
 from zkagg.da import Blob, EmbeddedNode
 
 
@@ -59,7 +58,7 @@ def test_shard_refuses_an_update_that_does_not_match_its_commitment(tmp_path: Pa
                 dep, i, keys.clients[i], node, data.x_train[parts[i]], data.y_train[parts[i]]
             ).run_round(manifest)
         # client 3 seals one update but commits to another
-        seed = seed_of(node, manifest, 10)
+        seed = fetch_seed(node, manifest, 10)
         cid = ClientParty(dep, 3, keys.clients[3], node, data.x_train[:1], data.y_train[:1]).client_id
         assert assign_shard(seed, dep.deployment_id, 1, cid, 1) == 0
         q = np.ones(1210, dtype=np.int64)
