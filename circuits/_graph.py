@@ -16,10 +16,20 @@ Two facts about ezkl 23.0.5 shape all graphs here (DESIGN.md §3-4):
   ezkl's quantization at scale 0 leaves unchanged, so the committed field elements are exactly
   the client's), every constant is an integer, and nothing is ever rescaled or rounded. Scales are
   applied outside the circuit, by exact integer arithmetic (:mod:`zkagg._robust`).
+
+Signs by lookup. ezkl's ``Sign`` decomposes its argument into range-checked 14-bit limbs (about 8
+rows per value). ``Tanh`` is one of ezkl's lookup operations instead: at scale 0 its table maps each
+integer ``v`` of the lookup range to ``round(tanh(v))``, which is exactly ``sign(v)`` (``tanh(1) =
+0.76``). A halo2 lookup holds only if ``(v, s)`` is a row of the table, whose input column is a
+fixed column of the verification key holding at most ``2**logrows`` consecutive small integers
+(:func:`lookup_table_bound`), so a looked-up sign is correct *and* bounds ``|v| < 2**logrows``, the
+same guarantee the decomposition gives with ``2**28``: a prover cannot make a value that wraps
+around the field look small. :func:`sign_run_args` sets the table's range.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +44,12 @@ __all__ = [
     "Circuit",
     "GraphBuilder",
     "check_shape_args",
+    "SIGN_METHODS",
     "integer_run_args",
+    "lookup_table_bound",
     "order_statistic_delta",
+    "sign_run_args",
+    "uses_sign_lookup",
 ]
 
 #: The ONNX opset every builder writes (ReduceSum takes its axes as an input from 13 on).
@@ -103,6 +117,38 @@ def integer_run_args(logrows: int | None, *, range_checked: bool, decomp_legs: i
     )
 
 
+#: How a comparison circuit takes signs: ``"lookup"`` (one ``Tanh`` lookup per value, values within
+#: :func:`lookup_table_bound`) or ``"decomposition"`` (ezkl's ``Sign``, values below ``2**28``).
+SIGN_METHODS = ("lookup", "decomposition")
+
+
+def lookup_table_bound(logrows: int) -> int:
+    """``R``: the largest ``|v|`` a one-column lookup table over ``[-R, R]`` takes at ``logrows``.
+
+    The table (``2 R + 1`` entries plus ezkl's 64 reserved rows) fills one column, so no
+    column-selection logic is involved.
+    """
+    return ((1 << logrows) - 65) // 2
+
+
+def uses_sign_lookup(method: str) -> bool:
+    """Whether ``method`` (one of :data:`SIGN_METHODS`, else :class:`~zkagg.InvalidArgument`) is ``"lookup"``."""
+    if method not in SIGN_METHODS:
+        raise InvalidArgument(f"method must be one of {', '.join(SIGN_METHODS)}, not {method!r}")
+    return method == "lookup"
+
+
+def sign_run_args(run_args: RunArgs, logrows: int | None, method: str) -> RunArgs:
+    """``run_args`` with the lookup table of ``method="lookup"`` (unchanged for ``"decomposition"``).
+
+    ``logrows=None`` (measurements only) sizes the table for logrows 15.
+    """
+    if not uses_sign_lookup(method):
+        return run_args
+    bound = lookup_table_bound(15 if logrows is None else logrows)
+    return dataclasses.replace(run_args, lookup_range=(-bound, bound))
+
+
 def check_shape_args(n_clients: int, chunk_size: int, *, min_clients: int = 1) -> None:
     """Validate the common builder arguments, naming the one that is wrong."""
     if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < min_clients:
@@ -124,6 +170,24 @@ def order_statistic_delta(n: int, rank: int) -> int:
     if not 1 <= rank <= n:
         raise InvalidArgument(f"rank must be in [1, {n}], not {rank}")
     return n - 2 * rank + 1
+
+
+def float_reference(circuit: Circuit) -> bytes:
+    """The circuit's graph as a float model computes what the circuit does on integers.
+
+    A sign lookup is a ``Tanh`` node, whose table holds ``round(tanh(v)) = sign(v)`` at scale 0
+    while a float runtime (onnxruntime) computes ``tanh(v)`` itself; this returns the graph with
+    every such node replaced by ``Sign``, for checking a circuit against a float reference. Graphs
+    without sign lookups come back unchanged.
+    """
+    import onnx
+
+    model = onnx.load_from_string(circuit.onnx)
+    if circuit.params.get("method") == "lookup":
+        for node in model.graph.node:
+            if node.op_type == "Tanh":
+                node.op_type = "Sign"
+    return bytes(model.SerializeToString())
 
 
 class GraphBuilder:
@@ -180,39 +244,33 @@ class GraphBuilder:
         """``ReduceSum`` over ``axes``."""
         return self.op("ReduceSum", x, self.axes(axes), out=out, keepdims=keepdims)
 
-    def order_statistic_violation(self, stacked: str, m: str, n: int, rank: int) -> tuple[str, str]:
+    def sign(self, x: str, *, lookup: bool) -> str:
+        """``sign(x)`` elementwise: ezkl's decomposed ``Sign``, or one ``Tanh`` lookup (module docstring)."""
+        return self.op("Tanh" if lookup else "Sign", x)
+
+    def order_statistic_violation(
+        self, stacked: str, m: str, n: int, rank: int, *, pin: bool = False, lookup: bool = False
+    ) -> tuple[str, str, str]:
         """Per-coordinate ``Relu(|c - delta| + t - (n - 1))`` (zero exactly where ``m`` has that rank).
 
         ``stacked`` is the ``[n, D]`` client values, ``m`` the ``[1, D]`` claimed order statistic.
-        Returns the ``[1, D]`` violation and the ``[n, D]`` signs ``sign(x - m)``; see
-        :func:`order_statistic_delta` for the argument.
-        """
-        delta = order_statistic_delta(n, rank)
-        signs = self.op("Sign", self.op("Sub", stacked, m))
-        c = self.reduce_sum(signs, [0])
-        t = self.reduce_sum(self.op("Mul", signs, signs), [0])
-        centred = c if delta == 0 else self.op("Sub", c, self.const([[float(delta)]], "delta"))
-        excess = self.op("Sub", t, self.const([[float(n - 1)]], "n_minus_1"))
-        return self.op("Relu", self.op("Add", self.op("Abs", centred), excess)), signs
+        Returns the ``[1, D]`` violation, the ``[n, D]`` signs ``sign(x - m)`` and the ``[n, D]``
+        differences ``x - m``; see :func:`order_statistic_delta` for the argument.
 
-    def order_statistic_violation_with_differences(
-        self, stacked: str, m: str, n: int, rank: int, *, pin: bool = False
-    ) -> tuple[str, str, str]:
-        """As :meth:`order_statistic_violation`, also returning the ``[n, D]`` differences ``x - m``.
-
-        ``pin=True`` also decomposes ``0 - m`` in the same ``Sign`` (one row more of ``n + 1``), which
-        bounds ``|m| < decomp_base**decomp_legs``; the extra row is sliced off before counting.
+        ``pin=True`` also takes the sign of ``0 - m`` in the same operation (one row more of
+        ``n + 1``), which bounds ``|m|`` as every compared difference is bounded; the extra row is
+        sliced off before counting. ``lookup=True`` takes signs by table lookup (:meth:`sign`).
         """
         delta = order_statistic_delta(n, rank)
         if pin:
             width = self.inputs[0][1][1]
             with_zero = self.op("Concat", stacked, self.const(np.zeros((1, width)), "zero_row"), axis=0)
-            signs_all = self.op("Sign", self.op("Sub", with_zero, m))
-            diff = self.op("Sub", stacked, m)
-            signs = self.slice_rows(signs_all, 0, n)
+            pinned = self.op("Sub", with_zero, m)
+            signs = self.slice_rows(self.sign(pinned, lookup=lookup), 0, n)
+            diff = self.slice_rows(pinned, 0, n)
         else:
             diff = self.op("Sub", stacked, m)
-            signs = self.op("Sign", diff)
+            signs = self.sign(diff, lookup=lookup)
         c = self.reduce_sum(signs, [0])
         t = self.reduce_sum(self.op("Mul", signs, signs), [0])
         centred = c if delta == 0 else self.op("Sub", c, self.const([[float(delta)]], "delta"))

@@ -28,12 +28,29 @@ decomposition, so it is correct for the prover-chosen ``m``. The inputs keep ezk
 check (``ignore_range_check_inputs_outputs=False``): DESIGN.md §3 forbids dropping it in front of a
 comparison with a prover-chosen value. All constants are integers: nothing is rescaled or rounded. Cost: about 8 rows per client value for ``Sign`` plus the input range checks.
 
+Sign lookups (``method="lookup"``). Every ``Sign`` becomes a ``Tanh`` table lookup
+(:mod:`zkagg.circuits._graph`, "Signs by lookup") and the input range checks are dropped: a
+witness exists only if every ``x_i - m`` (for even ``N``, ``x_i - lower_middle`` and
+``x_i - upper_middle``) and the extra pinned row ``0 - m`` (``0 - lower_middle``) are entries of
+the table, so all of them are below ``2**logrows`` in magnitude and every client value below
+``2**(logrows + 1)``: far from the field's wrap-around, the signs and counts are those of the
+signed integers committed. For even ``N``, ``m`` is bound to the middle values by the decomposed
+``Abs`` above. About 3 rows per client value for odd ``N`` (5-6 for even ``N``) instead of 16-18.
+The shard picks lookups whenever its values fit the table (:func:`zkagg._robust.sign_method`).
+
 The direct formulation (``torch.topk`` with a constant k) is :func:`zkagg.circuits.baselines.topk_median_circuit`.
 """
 
 from __future__ import annotations
 
-from zkagg.circuits._graph import Circuit, GraphBuilder, check_shape_args, integer_run_args
+from zkagg.circuits._graph import (
+    Circuit,
+    GraphBuilder,
+    check_shape_args,
+    integer_run_args,
+    sign_run_args,
+    uses_sign_lookup,
+)
 
 __all__ = ["median_circuit", "median_rank"]
 
@@ -49,6 +66,7 @@ def median_circuit(
     *,
     logrows: int | None,
     range_checked: bool = True,
+    method: str = "decomposition",
 ) -> Circuit:
     """Build the sign-count median check for ``n_clients`` chunks of ``chunk_size`` values.
 
@@ -62,6 +80,13 @@ def median_circuit(
         The commitment domain's logrows (every linked proof uses it); ``None`` only for measurements.
     range_checked
         Keep ezkl's range checks on inputs and outputs (the default); ``False`` only for measurements.
+        Ignored by ``method="lookup"``, whose lookups bound every compared value instead.
+    method
+        How signs are taken (:data:`zkagg.circuits._graph.SIGN_METHODS`): ``"decomposition"``
+        (ezkl's ``Sign`` and input range checks, values below ``2**28``) or ``"lookup"`` (one
+        ``Tanh`` table lookup per value and the claimed statistic pinned by a lookup of ``0 - m``;
+        about 4x fewer rows; every difference and the statistic within
+        :func:`~zkagg.circuits._graph.lookup_table_bound` of ``logrows``).
 
     Returns
     -------
@@ -71,23 +96,35 @@ def median_circuit(
         must be 0.
     """
     check_shape_args(n_clients, chunk_size)
+    lookup = uses_sign_lookup(method)
     g = GraphBuilder("median")
     clients = [g.input(f"client_{i}", [1, chunk_size]) for i in range(n_clients)]
     stacked = g.op("Concat", *clients, axis=0) if n_clients > 1 else clients[0]
     if n_clients % 2:
         m = g.input("median", [1, chunk_size])
-        per_coordinate, _ = g.order_statistic_violation(stacked, m, n_clients, median_rank(n_clients))
+        per_coordinate, _, _ = g.order_statistic_violation(
+            stacked, m, n_clients, median_rank(n_clients), pin=lookup, lookup=lookup
+        )
     else:
         lower = g.input("lower_middle", [1, chunk_size])
         upper = g.input("upper_middle", [1, chunk_size])
         m = g.input("median", [1, chunk_size])
-        v_lo, _ = g.order_statistic_violation(stacked, lower, n_clients, n_clients // 2)
-        v_hi, _ = g.order_statistic_violation(stacked, upper, n_clients, n_clients // 2 + 1)
+        v_lo, _, _ = g.order_statistic_violation(
+            stacked, lower, n_clients, n_clients // 2, pin=lookup, lookup=lookup
+        )
+        v_hi, _, _ = g.order_statistic_violation(stacked, upper, n_clients, n_clients // 2 + 1, lookup=lookup)
         r = g.op("Sub", g.op("Add", lower, upper), g.op("Mul", m, g.const([[2.0]], "two")))
         odd = g.op("Sub", g.op("Mul", r, g.const([[2.0]], "two")), g.const([[1.0]], "one"))
         floor_error = g.op("Sub", g.op("Abs", odd), g.const([[1.0]], "one"))
         per_coordinate = g.op("Add", g.op("Add", v_lo, v_hi), floor_error)
     g.reduce_sum(per_coordinate, [0, 1], out="violation")
     g.output("violation", [1, 1])
-    params = {"n_clients": n_clients, "chunk_size": chunk_size, "rank": median_rank(n_clients)}
-    return g.circuit(integer_run_args(logrows, range_checked=range_checked), params)
+    params: dict[str, int | str] = {
+        "n_clients": n_clients,
+        "chunk_size": chunk_size,
+        "rank": median_rank(n_clients),
+    }
+    if lookup:
+        params["method"] = method
+    run_args = integer_run_args(logrows, range_checked=range_checked and not lookup)
+    return g.circuit(sign_run_args(run_args, logrows, method), params)

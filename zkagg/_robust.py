@@ -51,7 +51,7 @@ from zkagg._executors._base import Executor, ProveTask
 from zkagg._field import felt_to_signed
 from zkagg._prover import Proof, prove, verify
 from zkagg._srs import SRS, srs_by_hash
-from zkagg.circuits._graph import Circuit
+from zkagg.circuits._graph import SIGN_METHODS, Circuit, lookup_table_bound, uses_sign_lookup
 from zkagg.circuits.clipped_fedavg import clipped_fedavg_circuit
 from zkagg.circuits.fedavg import fedavg_circuit
 from zkagg.circuits.median import median_circuit
@@ -60,6 +60,7 @@ from zkagg.circuits.trimmed_mean import trimmed_mean_circuit
 __all__ = [
     "FACTOR_BITS",
     "PROVEN_RULES",
+    "SIGN_RULES",
     "SPEC_RULES",
     "ChunkRuleProof",
     "RulePlan",
@@ -73,6 +74,7 @@ __all__ = [
     "rule_circuit",
     "rule_divisor",
     "run_plans",
+    "sign_method",
     "verify_rule",
 ]
 
@@ -86,6 +88,10 @@ SPEC_RULES = {
     "clipped_fedavg": "clipped_fedavg",
     "fedavg_snark": "fedavg",
 }
+#: Rules whose circuits compare values, with two sign methods (:data:`~zkagg.circuits._graph.SIGN_METHODS`):
+#: the prover takes ``"lookup"`` when every value fits the lookup table (:func:`sign_method`), the
+#: verifier accepts either.
+SIGN_RULES = ("median", "trimmed_mean")
 #: Fixed-point bits of the clip factors of clipped FedAvg.
 FACTOR_BITS = 16
 
@@ -102,11 +108,13 @@ def rule_circuit(
     *,
     weights: Sequence[int] | None = None,
     beta: float | None = None,
+    method: str = "decomposition",
 ) -> Circuit:
     """The circuit that proves one chunk of ``rule`` for ``n_clients`` in ``domain``.
 
     Its content (hence its verification key) depends only on the rule, the number of clients, the
-    weights (FedAvg variants), the trim count (trimmed mean), the chunk size and the logrows.
+    weights (FedAvg variants), the trim count (trimmed mean), the sign method (median and trimmed
+    mean, :data:`SIGN_RULES`), the chunk size and the logrows.
     """
     if rule not in PROVEN_RULES:
         raise InvalidArgument(f"rule must be one of {', '.join(PROVEN_RULES)}, not {rule!r}")
@@ -116,18 +124,38 @@ def rule_circuit(
             "would enter the circuit's comparisons"
         )
     cs, k = domain.chunk_size, domain.logrows
+    if uses_sign_lookup(method) and rule not in SIGN_RULES:
+        raise InvalidArgument(f"method 'lookup' is for rules {' and '.join(SIGN_RULES)}, not {rule}")
     if rule == "median":
-        return median_circuit(n_clients, cs, logrows=k)
+        return median_circuit(n_clients, cs, logrows=k, method=method)
     if rule == "trimmed_mean":
         if beta is None:
             raise InvalidArgument("beta is required for rule trimmed_mean")
-        return trimmed_mean_circuit(n_clients, cs, trim_count(n_clients, beta), logrows=k)
+        return trimmed_mean_circuit(n_clients, cs, trim_count(n_clients, beta), logrows=k, method=method)
     w = list(weights) if weights is not None else [1] * n_clients
     if len(w) != n_clients:
         raise InvalidArgument(f"weights must have one entry per client ({n_clients}), not {len(w)}")
     if rule == "fedavg":
         return fedavg_circuit(w, cs, logrows=k)
     return clipped_fedavg_circuit(w, cs, logrows=k)
+
+
+def sign_method(rule: str, domain: CommitmentDomain, quantized: npt.ArrayLike) -> str:
+    """The sign method a shard proves ``rule`` with: ``"lookup"`` when the lookup table takes every value.
+
+    A comparison circuit by lookup (about 2.3-4x fewer rows) needs every client value, every
+    difference of two client values in one coordinate (the cut points are client values) and the
+    claimed statistic within :func:`~zkagg.circuits._graph.lookup_table_bound` of the domain's
+    logrows (``|q| <= 16351`` quanta at logrows 15, about 2.0 at scale 13); otherwise, and for rules
+    that compare nothing, ``"decomposition"``. Both are sound, and the verifier accepts either.
+    """
+    q = np.asarray(quantized)
+    if rule not in SIGN_RULES or q.size == 0:
+        return "decomposition"
+    bound = lookup_table_bound(domain.logrows)
+    spread = q.max(axis=0).astype(np.int64) - q.min(axis=0).astype(np.int64)
+    fits = int(np.abs(q).max()) <= bound and int(spread.max()) <= bound
+    return "lookup" if fits else "decomposition"
 
 
 def _domain_srs(domain: CommitmentDomain) -> SRS | None:
@@ -309,6 +337,7 @@ def plan_rule(
     weights: Sequence[int] | None = None,
     beta: float | None = None,
     clip_norm: float | None = None,
+    method: str | None = None,
 ) -> RulePlan:
     """Compute every chunk's inputs and build (or load) the circuit's keys; arguments as :func:`prove_rule`."""
     q = np.asarray(quantized)
@@ -320,7 +349,15 @@ def plan_rule(
     padded = np.zeros((n, n_chunks * cs), dtype=np.int64)
     padded[:, :length] = q
     w = [int(v) for v in weights] if weights is not None else [1] * n
-    circuit = rule_circuit(rule, domain, n, weights=w, beta=beta)
+    if method is None:
+        method = sign_method(rule, domain, padded)
+    elif uses_sign_lookup(method) and sign_method(rule, domain, padded) != "lookup":
+        raise InvalidArgument(
+            f"method='lookup' needs every value, and every difference of two values in one coordinate, "
+            f"within {lookup_table_bound(domain.logrows)} quanta (logrows {domain.logrows}); these "
+            "values are not: use method='decomposition' or None"
+        )
+    circuit = rule_circuit(rule, domain, n, weights=w, beta=beta, method=method)
     artifacts = domain_artifacts(circuit, domain)
     trim = trim_count(n, beta) if rule == "trimmed_mean" and beta is not None else 0
     factors = None
@@ -398,6 +435,7 @@ def prove_rule(
     beta: float | None = None,
     clip_norm: float | None = None,
     executor: Executor | None = None,
+    method: str | None = None,
 ) -> RuleResult:
     """Compute ``rule``'s exact aggregate and prove every chunk.
 
@@ -419,12 +457,15 @@ def prove_rule(
     executor
         Where the chunk proofs run (:mod:`zkagg._executors`); ``None`` proves them in this process,
         one after the other.
+    method
+        Median and trimmed mean: how the circuit takes signs (:data:`SIGN_RULES`); ``None`` picks
+        ``"lookup"`` when the values allow it (:func:`sign_method`), else ``"decomposition"``.
 
     Returns
     -------
     RuleResult
     """
-    plan = plan_rule(rule, domain, quantized, weights=weights, beta=beta, clip_norm=clip_norm)
+    plan = plan_rule(rule, domain, quantized, weights=weights, beta=beta, clip_norm=clip_norm, method=method)
     return run_plans([plan], executor)[0]
 
 
@@ -490,8 +531,8 @@ def verify_rule(
     if len(proofs) != n_chunks:
         raise InvalidProof(f"expected {n_chunks} chunk proofs, got {len(proofs)}")
     w = [int(v) for v in weights] if weights is not None else [1] * n
-    circuit = rule_circuit(rule, domain, n, weights=w, beta=beta)
-    artifacts = domain_artifacts(circuit, domain)
+    variants = _CircuitVariants(rule, domain, n, w, beta)
+    circuit = variants.circuit
     n_inputs = circuit.n_inputs
     parsed: list[Proof] = []
     for j, item in enumerate(proofs):
@@ -499,11 +540,7 @@ def verify_rule(
             raise InvalidProof(
                 f"proof number {j} is labelled chunk {item.chunk}: proofs must be in chunk order"
             )
-        if item.circuit_id != artifacts.vk_sha256:
-            raise InvalidProof(
-                f"the proof of chunk {j} names verification key {str(item.circuit_id)[:12]}, but rule "
-                f"{rule} for {n} clients needs {artifacts.vk_sha256[:12]} (a key of another circuit)"
-            )
+        artifacts = variants.artifacts_for(str(item.circuit_id), j)
         proof = item.proof if isinstance(item.proof, Proof) else Proof.from_bytes(bytes(item.proof))
         if proof.vk_sha256 != artifacts.vk_sha256:
             raise InvalidProof(f"the proof of chunk {j} was made with another circuit's key")
@@ -553,6 +590,42 @@ def verify_rule(
             raise InvalidProof(
                 f"aggregate value {j * cs + i} (chunk {j}) differs from what its proof computes"
             )
+
+
+class _CircuitVariants:
+    """The circuits a verifier accepts for one rule: both sign methods of a comparison rule, else one.
+
+    Keys are built (or loaded) lazily, the prover's default (``"lookup"``) first, so a verifier
+    of lookup proofs never builds the decomposition circuit.
+    """
+
+    def __init__(
+        self, rule: str, domain: CommitmentDomain, n: int, weights: list[int], beta: float | None
+    ) -> None:
+        self.rule, self.domain, self.n, self.weights, self.beta = rule, domain, n, weights, beta
+        self.methods = SIGN_METHODS if rule in SIGN_RULES else ("decomposition",)
+        self._built: dict[str, CircuitArtifacts] = {}
+        # Inputs and outputs are the same for every variant; the first one names them.
+        self.circuit = self._circuit(self.methods[0])
+
+    def _circuit(self, method: str) -> Circuit:
+        return rule_circuit(
+            self.rule, self.domain, self.n, weights=self.weights, beta=self.beta, method=method
+        )
+
+    def artifacts_for(self, circuit_id: str, chunk: int) -> CircuitArtifacts:
+        """The artifacts whose verification key hash is ``circuit_id``, or :class:`~zkagg.InvalidProof`."""
+        for method in self.methods:
+            if method not in self._built:
+                circuit = self.circuit if method == self.methods[0] else self._circuit(method)
+                self._built[method] = domain_artifacts(circuit, self.domain)
+            if self._built[method].vk_sha256 == circuit_id:
+                return self._built[method]
+        wanted = " or ".join(a.vk_sha256[:12] for a in self._built.values())
+        raise InvalidProof(
+            f"the proof of chunk {chunk} names verification key {circuit_id[:12]}, but rule "
+            f"{self.rule} for {self.n} clients needs {wanted} (a key of another circuit)"
+        )
 
 
 def _check_links(points: list[bytes], commitments: Sequence[UpdateCommitment], j: int, n_chunks: int) -> None:

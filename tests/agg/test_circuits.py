@@ -8,7 +8,7 @@ import pytest
 
 from zkagg import InvalidArgument
 from zkagg._aggregate_ref import fedavg_sum_int, median_int, trim_count, trimmed_mean_int
-from zkagg.circuits._graph import Circuit, order_statistic_delta
+from zkagg.circuits._graph import SIGN_METHODS, Circuit, float_reference, order_statistic_delta
 from zkagg.circuits.baselines import matmul_fedavg_circuit, topk_median_circuit, topk_trimmed_mean_circuit
 from zkagg.circuits.clipped_fedavg import clipped_fedavg_circuit
 from zkagg.circuits.fedavg import fedavg_circuit
@@ -18,7 +18,7 @@ from zkagg.circuits.trimmed_mean import trimmed_mean_circuit
 
 
 def run(circuit: Circuit, feeds: list[np.ndarray]) -> list[np.ndarray]:
-    session = ort.InferenceSession(circuit.onnx)
+    session = ort.InferenceSession(float_reference(circuit))
     named = {
         name: np.asarray(value, dtype=np.float64).astype(np.float32).reshape(shape)
         for (name, shape), value in zip(circuit.inputs, feeds, strict=True)
@@ -42,12 +42,13 @@ def values(rng: np.random.Generator, n: int, d: int, ties: bool) -> np.ndarray:
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8])
 @pytest.mark.parametrize("ties", [False, True])
-def test_median_check_is_zero_exactly_at_the_reference_median(n: int, ties: bool) -> None:
+@pytest.mark.parametrize("method", SIGN_METHODS)
+def test_median_check_is_zero_exactly_at_the_reference_median(n: int, ties: bool, method: str) -> None:
     # Prepare
     rng = np.random.default_rng(n + 10 * ties)
     x = values(rng, n, 32, ties)
     m = median_int(x)
-    circuit = median_circuit(n, 32, logrows=15)
+    circuit = median_circuit(n, 32, logrows=15, method=method)
     # Execute
     honest = run(circuit, median_feeds(x, m))[0]
     off = [run(circuit, median_feeds(x, m + delta))[0] for delta in (-1, 1)]
@@ -59,12 +60,13 @@ def test_median_check_is_zero_exactly_at_the_reference_median(n: int, ties: bool
     assert all(o.item() > 0 for o in off)
 
 
-def test_median_check_rejects_wrong_middle_values_for_even_n() -> None:
+@pytest.mark.parametrize("method", SIGN_METHODS)
+def test_median_check_rejects_wrong_middle_values_for_even_n(method: str) -> None:
     # Prepare
     rng = np.random.default_rng(4)
     x = values(rng, 4, 16, False)
     s = np.sort(x, axis=0)
-    circuit = median_circuit(4, 16, logrows=15)
+    circuit = median_circuit(4, 16, logrows=15, method=method)
     # Execute: lower middle replaced by the smallest value, median recomputed to match
     forged_m = (s[0] + s[2]) // 2
     out = run(circuit, [*x, s[0], s[2], forged_m])[0]
@@ -82,14 +84,17 @@ def test_order_statistic_delta() -> None:
 
 @pytest.mark.parametrize(("n", "beta"), [(5, 0.2), (7, 0.3), (8, 0.25), (4, 0.0)])
 @pytest.mark.parametrize("ties", [False, True])
-def test_trimmed_sum_check_is_zero_exactly_at_the_reference(n: int, beta: float, ties: bool) -> None:
+@pytest.mark.parametrize("method", SIGN_METHODS)
+def test_trimmed_sum_check_is_zero_exactly_at_the_reference(
+    n: int, beta: float, ties: bool, method: str
+) -> None:
     # Prepare
     rng = np.random.default_rng(n)
     x = values(rng, n, 32, ties)
     b = trim_count(n, beta)
     s = np.sort(x, axis=0)
     total, count = trimmed_mean_int(x, beta) if beta else (list(x.sum(axis=0)), n)
-    circuit = trimmed_mean_circuit(n, 32, b, logrows=15)
+    circuit = trimmed_mean_circuit(n, 32, b, logrows=15, method=method)
     feeds = [*x, s[b], s[n - b - 1], np.asarray(total)]
     # Execute
     honest = run(circuit, feeds)[0]
@@ -158,6 +163,8 @@ def test_baselines_compute_the_reference() -> None:
         (lambda: median_circuit(0, 16, logrows=15), "n_clients"),
         (lambda: median_circuit(3, 0, logrows=15), "chunk_size"),
         (lambda: trimmed_mean_circuit(4, 16, 2, logrows=15), "trim"),
+        (lambda: trimmed_mean_circuit(4, 16, 1, logrows=15, method="sorting"), "method"),
+        (lambda: median_circuit(3, 16, logrows=15, method="Sign"), "method"),
         (lambda: fedavg_circuit([1, 0], 16, logrows=15), r"weights\[1\]"),
         (lambda: fedavg_circuit([1, 2.5], 16, logrows=15), r"weights\[1\]"),
         (lambda: norm_bound_circuit(1, 16, logrows=15, linf_bound=-1), "linf_bound"),
@@ -172,3 +179,17 @@ def test_graphs_are_deterministic() -> None:
     # Same parameters, same bytes: the verifier rebuilds the prover's circuit (and its key) from them.
     assert median_circuit(5, 64, logrows=15).onnx == median_circuit(5, 64, logrows=15).onnx
     assert fedavg_circuit([1, 2], 64, logrows=15).onnx != fedavg_circuit([2, 1], 64, logrows=15).onnx
+
+
+def test_sign_lookup_graphs_differ_from_decomposition_and_carry_the_table() -> None:
+    # Prepare / Execute
+    lookup = median_circuit(5, 64, logrows=15, method="lookup")
+    decomposed = median_circuit(5, 64, logrows=15)
+    trimmed = trimmed_mean_circuit(5, 64, 1, logrows=16, method="lookup")
+    # Assert: another graph (so another key); the table spans one column of the logrows
+    assert lookup.onnx != decomposed.onnx
+    assert lookup.run_args.lookup_range == (-16351, 16351)
+    assert decomposed.run_args.lookup_range is None
+    assert trimmed.run_args.lookup_range == (-32735, 32735)
+    assert lookup.run_args.input_visibility == "polycommit"
+    assert lookup.run_args.ignore_range_check_inputs_outputs

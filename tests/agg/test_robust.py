@@ -38,8 +38,11 @@ from zkagg._robust import (
     proof_input_commitments,
     prove_rule,
     rule_circuit,
+    sign_method,
     verify_rule,
 )
+from zkagg.circuits._graph import SIGN_METHODS
+from zkagg.circuits._graph import float_reference as float_graph
 
 pytestmark = pytest.mark.slow
 
@@ -61,9 +64,10 @@ def domain() -> CommitmentDomain:
     return commitment_domain(logrows=15, chunk_size=64, scale=SCALE)
 
 
-def make_shard(domain: CommitmentDomain, n: int, length: int, seed: int) -> Shard:
+def make_shard(domain: CommitmentDomain, n: int, length: int, seed: int, *, spread: float = 1.0) -> Shard:
+    """Normal values; ``spread=1`` puts some beyond the sign lookup's table (decomposition), 0.1 not."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, length))
+    x = rng.normal(size=(n, length)) * spread
     x[1, :10] = x[0, :10]  # ties between clients
     x[2] *= 3.0  # one client above the clip norm
     q = quantize(x, SCALE)
@@ -85,22 +89,49 @@ def single_shard(domain: CommitmentDomain) -> Shard:
     return make_shard(domain, 5, 64, seed=3)  # one chunk: keeps the suite short
 
 
+@pytest.fixture(scope="module")
+def small_shard(domain: CommitmentDomain) -> Shard:
+    return make_shard(domain, 5, 100, seed=4, spread=0.1)  # values the sign lookup takes
+
+
+@pytest.fixture(scope="module")
+def small_single_shard(domain: CommitmentDomain) -> Shard:
+    return make_shard(domain, 5, 64, seed=5, spread=0.1)
+
+
+#: Proven configurations: ``*_lookup`` on values the sign lookup takes, the others with values
+#: beyond its table (so the prover falls back to decomposition).
 RULES: dict[str, dict[str, Any]] = {
     "median": {},
     "median_even": {},
+    "median_lookup": {},
     "trimmed_mean": {"beta": 0.2},
+    "trimmed_mean_lookup": {"beta": 0.2},
     "clipped_fedavg": {"weights": WEIGHTS, "clip_norm": CLIP},
     "fedavg": {"weights": WEIGHTS},
 }
 
 
+def rule_of(name: str) -> str:
+    """The rule a configuration of :data:`RULES` proves."""
+    return next((r for r in ("median", "trimmed_mean") if name.startswith(r)), name)
+
+
 @pytest.fixture(scope="module")
-def proven(shard: Shard, even_shard: Shard, single_shard: Shard) -> dict[str, tuple[Shard, RuleResult]]:
+def proven(
+    shard: Shard, even_shard: Shard, single_shard: Shard, small_shard: Shard, small_single_shard: Shard
+) -> dict[str, tuple[Shard, RuleResult]]:
+    shards = {
+        "median_even": even_shard,
+        "median_lookup": small_shard,
+        "trimmed_mean": single_shard,
+        "trimmed_mean_lookup": small_single_shard,
+        "fedavg": single_shard,
+    }
     out = {}
     for name, kwargs in RULES.items():
-        s = {"median_even": even_shard, "trimmed_mean": single_shard, "fedavg": single_shard}.get(name, shard)
-        rule = "median" if name == "median_even" else name
-        out[name] = (s, prove_rule(rule, s.domain, s.quantized, **kwargs))
+        s = shards.get(name, shard)
+        out[name] = (s, prove_rule(rule_of(name), s.domain, s.quantized, **kwargs))
     return out
 
 
@@ -108,7 +139,7 @@ def float_reference(name: str, x: np.ndarray) -> np.ndarray:
     kwargs = RULES[name]
     if name.startswith("median"):
         return median(x)
-    if name == "trimmed_mean":
+    if name.startswith("trimmed_mean"):
         return trimmed_mean(x, kwargs["beta"])
     if name == "clipped_fedavg":
         return clipped_fedavg(x, CLIP, WEIGHTS)
@@ -118,7 +149,7 @@ def float_reference(name: str, x: np.ndarray) -> np.ndarray:
 def field_reference(name: str, q: np.ndarray) -> np.ndarray:
     if name.startswith("median"):
         return median_int(q) / 2.0**SCALE
-    if name == "trimmed_mean":
+    if name.startswith("trimmed_mean"):
         total, count = trimmed_mean_int(q, RULES[name]["beta"])
         return np.asarray(total) / (count * 2.0**SCALE)
     if name == "clipped_fedavg":
@@ -130,19 +161,23 @@ def field_reference(name: str, q: np.ndarray) -> np.ndarray:
 
 def onnxruntime_output(name: str, s: Shard, result: RuleResult) -> np.ndarray:
     """Run the exported graph of chunk 0 on the prover's inputs; return its aggregate (or violation)."""
-    rule = "median" if name == "median_even" else name
+    rule = rule_of(name)
     circuit = rule_circuit(
-        rule, s.domain, len(s.commitments), **{k: v for k, v in RULES[name].items() if k != "clip_norm"}
+        rule,
+        s.domain,
+        len(s.commitments),
+        method=sign_method(rule, s.domain, s.quantized),
+        **{k: v for k, v in RULES[name].items() if k != "clip_norm"},
     )
     cs = s.domain.chunk_size
     from zkagg._robust import _chunk_inputs
 
     x = np.zeros((s.quantized.shape[0], cs), dtype=np.int64)
     x[:, : min(cs, s.quantized.shape[1])] = s.quantized[:, :cs]
-    trim = 1 if name == "trimmed_mean" else 0
+    trim = 1 if rule == "trimmed_mean" else 0
     extra, _ = _chunk_inputs(rule, x, WEIGHTS, trim, list(result.factors) if result.factors else None)
     feeds = [*x, *extra]
-    session = ort.InferenceSession(circuit.onnx)
+    session = ort.InferenceSession(float_graph(circuit))
     named = {
         n: np.asarray(v, dtype=np.float32).reshape(shape)
         for (n, shape), v in zip(circuit.inputs, feeds, strict=True)
@@ -156,7 +191,15 @@ def onnxruntime_output(name: str, s: Shard, result: RuleResult) -> np.ndarray:
 
 #: Agreement bound in quanta between the float reference and the circuit: half a quantum of input
 #: quantization, plus the rounding of the even median (one quantum) and of the clip factors.
-BOUNDS = {"median": 0.5, "median_even": 1.0, "trimmed_mean": 0.5, "fedavg": 0.5, "clipped_fedavg": 1.5}
+BOUNDS = {
+    "median": 0.5,
+    "median_even": 1.0,
+    "median_lookup": 0.5,
+    "trimmed_mean": 0.5,
+    "trimmed_mean_lookup": 0.5,
+    "fedavg": 0.5,
+    "clipped_fedavg": 1.5,
+}
 
 
 @pytest.mark.parametrize("name", list(RULES))
@@ -177,15 +220,33 @@ def test_float_field_onnxruntime_and_circuit_agree(
     np.testing.assert_allclose(circuit, field, rtol=0, atol=BOUNDS[name] * quantum)
     cs = min(s.domain.chunk_size, length)
     np.testing.assert_allclose(runtime[:cs], circuit[:cs], rtol=2e-6, atol=1e-9)  # float32 runtime
-    if name in ("median", "median_even", "trimmed_mean", "fedavg"):
+    if name != "clipped_fedavg":
         assert np.array_equal(circuit, field)  # exact: the same integers, the same rescale
 
 
 @pytest.mark.parametrize("name", list(RULES))
 def test_honest_proofs_verify(name: str, proven: dict[str, tuple[Shard, RuleResult]]) -> None:
     s, result = proven[name]
-    rule = "median" if name == "median_even" else name
-    verify_rule(rule, s.domain, s.commitments, result.aggregate_int, result.proofs, **RULES[name])
+    verify_rule(rule_of(name), s.domain, s.commitments, result.aggregate_int, result.proofs, **RULES[name])
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_the_prover_takes_sign_lookups_when_the_values_allow(
+    name: str, proven: dict[str, tuple[Shard, RuleResult]]
+) -> None:
+    # Prepare
+    s, result = proven[name]
+    rule = rule_of(name)
+    kwargs = {k: v for k, v in RULES[name].items() if k != "clip_norm"}
+    expected = "lookup" if name.endswith("_lookup") else "decomposition"
+    # Execute
+    method = sign_method(rule, s.domain, s.quantized)
+    artifacts = domain_artifacts(
+        rule_circuit(rule, s.domain, 5 if name != "median_even" else 4, method=method, **kwargs), s.domain
+    )
+    # Assert: values within the table take the lookup circuit, the others (and linear rules) not
+    assert method == expected
+    assert all(p.circuit_id == artifacts.vk_sha256 for p in result.proofs)
 
 
 def test_proof_points_are_the_client_commitments(proven: dict[str, tuple[Shard, RuleResult]]) -> None:
@@ -204,9 +265,8 @@ def check(
     proofs: Callable[[list[ChunkRuleProof]], list[ChunkRuleProof]] = lambda p: p,
 ) -> None:
     s, result = proven[name]
-    rule = "median" if name == "median_even" else name
     verify_rule(
-        rule,
+        rule_of(name),
         s.domain,
         commitments(list(s.commitments)),
         aggregate(list(result.aggregate_int)),
@@ -228,12 +288,13 @@ def test_one_aggregate_value_changed_is_rejected(
         check(name, proven, aggregate=bump)
 
 
+@pytest.mark.parametrize("method", SIGN_METHODS)
 def test_wrong_median_is_rejected_by_the_proof_output(
-    shard: Shard, proven: dict[str, tuple[Shard, RuleResult]]
+    method: str, proven: dict[str, tuple[Shard, RuleResult]]
 ) -> None:
     # Prepare: chunk 0 proven honestly for a wrong median (one quantum off in one coordinate)
-    honest = proven["median"][1]
-    artifacts = domain_artifacts(rule_circuit("median", shard.domain, 5), shard.domain)
+    shard, honest = proven["median_lookup" if method == "lookup" else "median"]
+    artifacts = domain_artifacts(rule_circuit("median", shard.domain, 5, method=method), shard.domain)
     chunk = shard.quantized[:, :64]
     m = median_int(chunk)
     m[7] += 1
@@ -353,12 +414,14 @@ def _trimmed_witness(chunk: np.ndarray, trim: int) -> tuple[list[int], list[int]
 
 
 @pytest.mark.parametrize("forgery", ["sum_plus_one", "lower_one_rank_low", "cuts_swapped", "cut_off_by_one"])
+@pytest.mark.parametrize("method", SIGN_METHODS)
 def test_wrong_trimmed_mean_witness_is_rejected_by_the_proof_output(
-    forgery: str, single_shard: Shard, proven: dict[str, tuple[Shard, RuleResult]]
+    forgery: str, method: str, proven: dict[str, tuple[Shard, RuleResult]]
 ) -> None:
     # Prepare: the single chunk proven for a wrong witness, each consistent wherever it can be
-    s = single_shard
-    artifacts = domain_artifacts(rule_circuit("trimmed_mean", s.domain, 5, beta=0.2), s.domain)
+    s = proven["trimmed_mean_lookup" if method == "lookup" else "trimmed_mean"][0]
+    circuit = rule_circuit("trimmed_mean", s.domain, 5, beta=0.2, method=method)
+    artifacts = domain_artifacts(circuit, s.domain)
     chunk = s.quantized[:, :64]
     lower, upper, total = _trimmed_witness(chunk, 1)
     ordered = np.sort(chunk, axis=0)
@@ -396,3 +459,42 @@ def test_trimmed_mean_bounds_its_inputs_without_input_range_checks(single_shard:
     lower, upper, total = _trimmed_witness(chunk, 1)
     with pytest.raises(ProvingError):
         prove(artifacts, [*chunk.tolist(), lower, upper, total])
+
+
+def test_sign_lookup_has_no_witness_beyond_its_table(small_single_shard: Shard) -> None:
+    # A client value of 2**28 - 1 quanta (which the decomposition circuit's Sign would take): its
+    # difference with the cut points is no entry of the lookup table, so the lookup circuit has no
+    # witness (circuits/_graph.py, "Signs by lookup"). The prover's mock check says so instead of
+    # letting ezkl's prover run on without end.
+    from zkagg import ProvingError
+
+    s = small_single_shard
+    circuit = rule_circuit("trimmed_mean", s.domain, 5, beta=0.2, method="lookup")
+    assert circuit.run_args.ignore_range_check_inputs_outputs
+    artifacts = domain_artifacts(circuit, s.domain)
+    chunk = s.quantized[:, :64].copy()
+    chunk[4, 9] = 2**28 - 1
+    lower, upper, total = _trimmed_witness(chunk, 1)
+    with pytest.raises(ProvingError, match="outside its lookup table"):
+        prove(artifacts, [*chunk.tolist(), lower, upper, total])
+
+
+@pytest.mark.parametrize("rule", ["median", "trimmed_mean"])
+def test_sign_lookup_is_refused_for_values_beyond_its_table(rule: str, shard: Shard) -> None:
+    # shard's values spread beyond 16351 quanta: the automatic choice falls back to decomposition,
+    # an explicit method="lookup" is refused before any key is built.
+    assert sign_method(rule, shard.domain, shard.quantized) == "decomposition"
+    beta = 0.2 if rule == "trimmed_mean" else None
+    with pytest.raises(InvalidArgument, match="method='lookup' needs every value"):
+        prove_rule(rule, shard.domain, shard.quantized, beta=beta, method="lookup")
+
+
+def test_sign_method_reads_values_and_spreads() -> None:
+    d = commitment_domain(logrows=15, chunk_size=64, scale=SCALE)
+    inside = np.array([[16351, -5], [0, 5]])
+    assert sign_method("median", d, inside) == "lookup"
+    assert sign_method("median", d, np.array([[16351, 0], [-1, 0]])) == "decomposition"  # spread 16352
+    assert sign_method("median", d, np.array([[-16352], [-16352]])) == "decomposition"  # |q| too large
+    assert sign_method("fedavg", d, inside) == "decomposition"  # compares nothing
+    with pytest.raises(InvalidArgument, match="method 'lookup' is for rules"):
+        rule_circuit("fedavg", d, 2, method="lookup")
