@@ -28,15 +28,18 @@ decomposition, so it is correct for the prover-chosen ``m``. The inputs keep ezk
 check (``ignore_range_check_inputs_outputs=False``): DESIGN.md §3 forbids dropping it in front of a
 comparison with a prover-chosen value. All constants are integers: nothing is rescaled or rounded. Cost: about 8 rows per client value for ``Sign`` plus the input range checks.
 
-Sign lookups (``method="lookup"``). Every ``Sign`` becomes a ``Tanh`` table lookup
-(:mod:`zkagg.circuits._graph`, "Signs by lookup") and the input range checks are dropped: a
-witness exists only if every ``x_i - m`` (for even ``N``, ``x_i - lower_middle`` and
-``x_i - upper_middle``) and the extra pinned row ``0 - m`` (``0 - lower_middle``) are entries of
-the table, so all of them are below ``2**logrows`` in magnitude and every client value below
-``2**(logrows + 1)``: far from the field's wrap-around, the signs and counts are those of the
-signed integers committed. For even ``N``, ``m`` is bound to the middle values by the decomposed
-``Abs`` above. About 3 rows per client value for odd ``N`` (5-6 for even ``N``) instead of 16-18.
-The shard picks lookups whenever its values fit the table (:func:`zkagg._robust.sign_method`).
+Sign lookups (``method="lookup"``). Every ``Sign``, ``|.|`` and ``Relu`` becomes a ``Tanh``
+table lookup (:mod:`zkagg.circuits._graph`, "Signs by lookup";
+:meth:`~zkagg.circuits._graph.GraphBuilder.order_statistics_by_lookup`) and the input range checks
+are dropped: a witness exists only if every ``x_i - m`` (for even ``N``, ``x_i - lower_middle``
+and ``x_i - upper_middle``), the pinned row ``0 - m`` (``0 - lower_middle``) and the rank totals
+are entries of the table, so all of them are below ``2**logrows`` in magnitude and every client
+value below ``2**(logrows + 1)``: far from the field's wrap-around, the signs and counts are those
+of the signed integers committed. For even ``N`` the floor term is
+``r (r - 1) + (r - sign(r))**2`` with ``r = lower_middle + upper_middle - 2 m``: a non-negative
+integer, 0 exactly when ``r`` is 0 or 1, and the lookup of ``r`` bounds ``m``. About 4-5 rows per
+client value for odd ``N`` (7-9 for even ``N``) instead of 16-18, and no range-check tables. The
+shard picks lookups whenever its values fit the table (:func:`zkagg._robust.sign_method`).
 
 The direct formulation (``torch.topk`` with a constant k) is :func:`zkagg.circuits.baselines.topk_median_circuit`.
 """
@@ -100,19 +103,30 @@ def median_circuit(
     g = GraphBuilder("median")
     clients = [g.input(f"client_{i}", [1, chunk_size]) for i in range(n_clients)]
     stacked = g.op("Concat", *clients, axis=0) if n_clients > 1 else clients[0]
-    if n_clients % 2:
+    if lookup and n_clients % 2:
         m = g.input("median", [1, chunk_size])
-        per_coordinate, _, _ = g.order_statistic_violation(
-            stacked, m, n_clients, median_rank(n_clients), pin=lookup, lookup=lookup
-        )
+        per_coordinate, _, _ = g.order_statistics_by_lookup(stacked, [(m, median_rank(n_clients))], n_clients)
+    elif lookup:
+        lower = g.input("lower_middle", [1, chunk_size])
+        upper = g.input("upper_middle", [1, chunk_size])
+        m = g.input("median", [1, chunk_size])
+        claims = [(lower, n_clients // 2), (upper, n_clients // 2 + 1)]
+        v, _, _ = g.order_statistics_by_lookup(stacked, claims, n_clients)
+        # r = lower + upper - 2m must be 0 or 1: r (r - 1) + (r - sign(r))**2 is a non-negative
+        # integer, 0 exactly there, and the sign lookup bounds r (hence m).
+        r = g.op("Sub", g.op("Add", lower, upper), g.op("Add", m, m))
+        off = g.op("Sub", r, g.sign(r, lookup=True))
+        floor_error = g.op("Add", g.op("Sub", g.op("Mul", r, r), r), g.op("Mul", off, off))
+        per_coordinate = g.op("Add", v, floor_error)
+    elif n_clients % 2:
+        m = g.input("median", [1, chunk_size])
+        per_coordinate, _, _ = g.order_statistic_violation(stacked, m, n_clients, median_rank(n_clients))
     else:
         lower = g.input("lower_middle", [1, chunk_size])
         upper = g.input("upper_middle", [1, chunk_size])
         m = g.input("median", [1, chunk_size])
-        v_lo, _, _ = g.order_statistic_violation(
-            stacked, lower, n_clients, n_clients // 2, pin=lookup, lookup=lookup
-        )
-        v_hi, _, _ = g.order_statistic_violation(stacked, upper, n_clients, n_clients // 2 + 1, lookup=lookup)
+        v_lo, _, _ = g.order_statistic_violation(stacked, lower, n_clients, n_clients // 2)
+        v_hi, _, _ = g.order_statistic_violation(stacked, upper, n_clients, n_clients // 2 + 1)
         r = g.op("Sub", g.op("Add", lower, upper), g.op("Mul", m, g.const([[2.0]], "two")))
         odd = g.op("Sub", g.op("Mul", r, g.const([[2.0]], "two")), g.const([[1.0]], "one"))
         floor_error = g.op("Sub", g.op("Abs", odd), g.const([[1.0]], "one"))

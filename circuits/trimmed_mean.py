@@ -44,16 +44,22 @@ Why it is sound (argument, also tested):
    input range check would). ``trimmed_sum`` is bound by ``e`` and by the verifier, which compares
    its commitment with the published aggregate. ``range_checked=True`` keeps ezkl's input checks
    as well (redundant; about 6 rows per value more).
-5. With ``method="lookup"`` every ``Sign`` is a ``Tanh`` table lookup instead
-   (:mod:`zkagg.circuits._graph`, "Signs by lookup"): a witness exists only if every looked-up
-   difference, ``x_i - lower``, ``0 - lower`` and ``x_i - upper``, is an entry of the table, so
-   ``|.| < 2**logrows`` in place of ``2**28``, and its sign is exact. Point 4's argument holds
-   with the smaller bound. ``e`` keeps the decomposed ``Abs``.
+5. With ``method="lookup"`` every sign is a ``Tanh`` table lookup instead (:mod:`zkagg.circuits._graph`,
+   "Signs by lookup"), and so is every ``|.|`` and ``Relu``
+   (:meth:`~zkagg.circuits._graph.GraphBuilder.order_statistics_by_lookup`): the rank tests give
+   0 or 2 per claim and coordinate, and ``e = E * sign(E)`` for ``E = (N - 2b)(lower + upper) +
+   sum (D_lo S_lo - D_hi S_hi) - 2 trimmed_sum``. A witness exists only if every looked-up value
+   (``x_i - lower``, ``0 - lower``, ``x_i - upper``, the centred counts, the rank totals and
+   ``E``) is an entry of the table, so ``|.| < 2**logrows`` in place of ``2**28``, with exact
+   signs; point 4's argument holds with the smaller bound, and ``trimmed_sum`` is bounded through
+   ``E``. Every term is again a non-negative integer far below the modulus. Constants are few and
+   distinct and ``(N - 2b)(lower + upper)`` is built from additions (``GraphBuilder.times``), so
+   ezkl lays the graph out without its decomposition tables.
 
 Cost: two ``Sign`` per client value (about 23 rows) plus products and sums, against two ``TopK``
 passes in the direct formulation (:func:`zkagg.circuits.baselines.topk_trimmed_mean_circuit`):
-27-31 rows per client value against 30. With sign lookups 11.5-15 rows per client value (15 and
-7 clients); the shard picks lookups whenever its values fit the table
+27-31 rows per client value against 30. With lookups 10-12.5 rows per client value (15 to 5
+clients) and no range-check tables; the shard picks lookups whenever its values fit the table
 (:func:`zkagg._robust.sign_method`).
 """
 
@@ -126,15 +132,23 @@ def trimmed_mean_circuit(
     upper = g.input("upper", [1, chunk_size])
     claimed = g.input("trimmed_sum", [1, chunk_size])
     x = g.op("Concat", *clients, axis=0) if n_clients > 1 else clients[0]
-    lookup = uses_sign_lookup(method)
-    v_lo, s_lo, d_lo = g.order_statistic_violation(x, lower, n_clients, trim + 1, pin=True, lookup=lookup)
-    v_hi, s_hi, d_hi = g.order_statistic_violation(x, upper, n_clients, n_clients - trim, lookup=lookup)
-    # sum_i |x_i - lower| - sum_i |x_i - upper|, with |d| = d * sign(d) exactly.
-    spread = g.reduce_sum(g.op("Sub", g.op("Mul", d_lo, s_lo), g.op("Mul", d_hi, s_hi)), [0])
-    cuts = g.op("Mul", g.op("Add", lower, upper), g.const([[float(n_clients - 2 * trim)]], "kept"))
-    twice = g.op("Mul", claimed, g.const([[2.0]], "two"))
-    error = g.op("Abs", g.op("Sub", g.op("Add", cuts, spread), twice))
-    per_coordinate = g.op("Add", g.op("Add", v_lo, v_hi), error)
+    if uses_sign_lookup(method):
+        ranks = [(lower, trim + 1), (upper, n_clients - trim)]
+        v, (s_lo, s_hi), (d_lo, d_hi) = g.order_statistics_by_lookup(x, ranks, n_clients)
+        spread = g.reduce_sum(g.op("Sub", g.op("Mul", d_lo, s_lo), g.op("Mul", d_hi, s_hi)), [0])
+        cuts = g.times(g.op("Add", lower, upper), n_clients - 2 * trim)
+        error = g.op("Sub", g.op("Add", cuts, spread), g.op("Add", claimed, claimed))
+        # |error| = error * sign(error), a lookup that also bounds the claimed sum.
+        per_coordinate = g.op("Add", v, g.op("Mul", error, g.sign(error, lookup=True)))
+    else:
+        v_lo, s_lo, d_lo = g.order_statistic_violation(x, lower, n_clients, trim + 1, pin=True)
+        v_hi, s_hi, d_hi = g.order_statistic_violation(x, upper, n_clients, n_clients - trim)
+        # sum_i |x_i - lower| - sum_i |x_i - upper|, with |d| = d * sign(d) exactly.
+        spread = g.reduce_sum(g.op("Sub", g.op("Mul", d_lo, s_lo), g.op("Mul", d_hi, s_hi)), [0])
+        cuts = g.op("Mul", g.op("Add", lower, upper), g.const([[float(n_clients - 2 * trim)]], "kept"))
+        twice = g.op("Mul", claimed, g.const([[2.0]], "two"))
+        error = g.op("Abs", g.op("Sub", g.op("Add", cuts, spread), twice))
+        per_coordinate = g.op("Add", g.op("Add", v_lo, v_hi), error)
     g.reduce_sum(per_coordinate, [0, 1], out="violation")
     g.output("violation", [1, 1])
     params = {"n_clients": n_clients, "chunk_size": chunk_size, "trim": trim, "method": method}
