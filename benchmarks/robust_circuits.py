@@ -77,11 +77,21 @@ def measure(circuit: Any, inputs: list[list[float]], n_values: int, shape: str) 
     }
 
 
+#: Standard deviation of the clients' values: update-sized, so that every value and every difference of
+#: two values in a coordinate stays within the sign lookup's table (16,351 quanta, about 2.0 at scale 13;
+#: :func:`zkagg._robust.sign_method`), as a shard proving them would find them.
+SPREAD = 0.2
+
+
 def quantized_clients(n: int, d: int, seed: int) -> np.ndarray:
     from zkagg import quantize
+    from zkagg._commit import commitment_domain
+    from zkagg._robust import sign_method
 
     rng = np.random.default_rng(seed)
-    return quantize(rng.normal(size=(n, d)), SCALE)
+    q = quantize(rng.normal(scale=SPREAD, size=(n, d)), SCALE)
+    assert sign_method("median", commitment_domain(logrows=15, chunk_size=64, scale=SCALE), q) == "lookup"
+    return q
 
 
 def median_pair(n: int, d: int) -> list[dict[str, Any]]:
