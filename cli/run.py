@@ -260,9 +260,10 @@ def _summary(result: RunReport, json_output: bool, report: Path | None) -> None:
         out.write(f"Byzantine shards: {result.byzantine_shards}\n")
     if result.config.norm_bound is not None:
         excluded = sum(r.norm_excluded for r in result.rounds)
+        clipped = sum(r.norm_clipped for r in result.rounds)
         out.write(
             f"client norm bound {result.config.norm_bound:g}: {excluded} client update(s) left out for a "
-            f"missing or invalid norm proof\n"
+            f"missing or invalid norm proof; {clipped} honest update(s) scaled down to the bound\n"
         )
     if report is not None:
         out.write(f"report written to {report}\n")

@@ -859,8 +859,9 @@ def judge_round(
     (then its aggregate must be available and decode, verify against the included clients'
     commitments and weights, and its quality proof must verify, be bound to ``g + u_k`` and meet the
     manifest's threshold; with a deployment norm bound, every included client's update must carry
-    a valid norm proof, :func:`verify_client_norm`), or else the first rejection of a result signed by its aggregator, or
-    else the first rejection of a result claiming the shard, or else ``missing``.
+    a valid norm proof, :func:`verify_client_norm`), or else the first rejection of a result signed
+    by its aggregator, or else the first rejection of a result claiming the shard, or else
+    ``missing``.
     """
     t0 = time.perf_counter()
     dep = deployment

@@ -190,8 +190,9 @@ class RoundRow:
     ``cohort_sizes`` counts the clients that posted to each shard: the assignment is a hash of a
     block hash, so a shard may draw no client in a round (it then posts nothing and is ``missing``).
     ``norm_excluded`` counts the clients that shards left out for a missing or invalid norm proof
-    (always 0 without a norm bound), ``norm_seconds`` is the clients' proving time for those proofs,
-    and ``rejected`` holds every shard's reasons for leaving a client out (``"shard k: ..."``).
+    (always 0 without a norm bound), ``norm_clipped`` the honest clients that scaled their update down
+    to the bound before committing, ``norm_seconds`` the clients' proving time for those proofs, and
+    ``rejected`` holds every shard's reasons for leaving a client out (``"shard k: ..."``).
     """
 
     round: int
@@ -208,6 +209,7 @@ class RoundRow:
     threshold: float | None
     cohort_sizes: list[int] = field(default_factory=list)
     norm_excluded: int = 0
+    norm_clipped: int = 0
     norm_seconds: float = 0.0
     rejected: list[str] = field(default_factory=list)
 
@@ -402,12 +404,14 @@ def _run(
             posted = 0
             cohort_sizes = [0] * cfg.shards
             norm_seconds = 0.0
+            norm_clipped = 0
             for c in clients:
                 if c.index in dropped:
                     continue
                 client_report = c.run_round(manifest)
                 cohort_sizes[client_report.shard] += 1
                 norm_seconds += client_report.norm_seconds
+                norm_clipped += client_report.clipped
                 posted += 1
             wait_height(da, manifest.updates_by, ticker, timeout)
             prove = 0.0
@@ -441,6 +445,7 @@ def _run(
                 threshold=manifest.quality_threshold_ppm / 1e6 if dep.quality else None,
                 cohort_sizes=cohort_sizes,
                 norm_excluded=norm_excluded,
+                norm_clipped=norm_clipped,
                 norm_seconds=norm_seconds,
                 rejected=rejected,
             )

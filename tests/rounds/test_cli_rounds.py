@@ -214,3 +214,23 @@ def test_init_writes_the_norm_bound_and_run_documents_it(tmp_path: Path) -> None
     written = json.loads((tmp_path / "d" / "deployment.json").read_text())
     assert written["client_norm_bound"] == 1.5
     assert usage.exit_code == 0 and "--norm-bound" in usage.output and "L2 norm" in usage.output
+
+
+@pytest.mark.slow
+def test_run_with_norm_bound_reports_the_clients_left_out(tmp_path: Path) -> None:
+    # Execute: one of two clients sign-flips and cannot prove its norm (about 35 s: two norm proofs)
+    report = tmp_path / "report.json"
+    args = ["run", "--clients", "2", "--shards", "1", "--rounds", "1", "--no-quality", "--norm-bound", "1.0"]
+    result = runner.invoke(
+        app, [*args, "--byzantine-clients", "0.5", "--report", str(report)], env={"COLUMNS": "250"}
+    )
+    # Assert: the live table's column, the summary line and the report all count it
+    assert result.exit_code == 0, result.output
+    assert "norm excl" in result.output and "client norm bound 1" in result.output
+    assert (
+        "client norm bound 1: 1 client update(s) left out for a missing or invalid norm proof"
+        in result.output
+    )
+    row = json.loads(report.read_text())["rounds"][0]
+    assert row["norm_excluded"] == 1 and "no valid norm proof" in row["rejected"][0]
+    assert json.loads(report.read_text())["config"]["norm_bound"] == 1.0

@@ -191,6 +191,7 @@ def test_honest_round_with_norm_bound_is_accepted_and_audits_clean(run_rounds: A
     row = ran.report.rounds[0]
     assert [v["reason"] for v in row.verdicts] == ["accepted"] and row.global_model
     assert row.norm_excluded == 0 and row.rejected == [] and row.norm_seconds > 0
+    assert row.norm_clipped == 2  # round-1 updates have norms of 3 to 8: both scaled down to 1
     assert ran.deployment.client_norm_bound == BOUND
     updates = posted_updates(ran.node, ran.deployment)
     assert len(updates) == 2 and all(u.proofs is not None for u in updates)
@@ -258,7 +259,7 @@ class ManualRound:
 
 @pytest.fixture
 def manual_round(tmp_path: Path) -> Iterator[Callable[..., ManualRound]]:
-    """``manual_round(omitting=i, shard_attack=...)``: two clients, client ``i`` sign-flips without a proof."""
+    """``manual_round(omitting=i, shard_attack=...)``: two clients; client ``i`` sign-flips, posts no proof."""
     from zkagg._fl_data import dirichlet_partition, load_digits_task
 
     opened: list[tuple[EmbeddedNode, Coordinator]] = []
