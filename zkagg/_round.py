@@ -101,6 +101,7 @@ __all__ = [
     "Coordinator",
     "RoundJudgement",
     "ShardAggregator",
+    "clip_to_norm",
     "decode_vector",
     "encode_vector",
     "find_manifest",
