@@ -6,6 +6,7 @@ own key directory. ``zkagg init`` writes both for a simulated deployment.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -96,11 +97,20 @@ def init(
     result_window: Annotated[int, typer.Option(help="Blocks for shard results.", min=1)] = 120,
     seed: Annotated[int, typer.Option(help="Seed of the data split and initial model.", min=0)] = 0,
     name: Annotated[str, typer.Option(help="Deployment label.")] = "zkagg",
+    norm_bound: Annotated[
+        float | None,
+        typer.Option(
+            "--norm-bound",
+            help="Clients prove the L2 norm of their updates is at most this (positive); default: off.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a deployment: public deployment.json and one key directory per party."""
     from zkagg._deployment import DeploymentKeys
 
+    if norm_bound is not None and not (math.isfinite(norm_bound) and norm_bound > 0):
+        raise InvalidArgument(f"--norm-bound must be a positive finite number, not {norm_bound}")
     target = directory / "deployment.json"
     if target.exists():
         raise InvalidArgument(f"directory already holds a deployment ({target}); choose another")
@@ -115,6 +125,7 @@ def init(
         update_window=update_window,
         result_window=result_window,
         data_seed=seed,
+        client_norm_bound=norm_bound,
     )
     directory.mkdir(parents=True, exist_ok=True)
     keys.save(directory / "keys")
@@ -193,7 +204,8 @@ def shard(
     token: TokenOpt = None,
     rounds: RoundsOpt = 1,
     attack: Annotated[
-        str | None, typer.Option(help="Byzantine behaviour: tamper-aggregate, replay or withhold.")
+        str | None,
+        typer.Option(help="Byzantine behaviour: tamper-aggregate, replay, withhold or include-unproven."),
     ] = None,
     timeout: TimeoutOpt = 3600.0,
     from_height: FromHeightOpt = 1,
@@ -225,13 +237,15 @@ def shard(
             _say(
                 json_output,
                 f"round {r}: shard {index} aggregated {rep.included} updates, posted at height {rep.height}"
-                + (f" ({len(rep.rejected)} rejected)" if rep.rejected else ""),
+                + (f" ({len(rep.rejected)} rejected)" if rep.rejected else "")
+                + (f" ({len(rep.norm_rejected)} for their norm proof)" if rep.norm_rejected else ""),
                 event="posted",
                 round=r,
                 shard=index,
                 included=rep.included,
                 height=rep.height,
                 rejected=list(rep.rejected),
+                norm_rejected=list(rep.norm_rejected),
             )
     finally:
         backend.close()

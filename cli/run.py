@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,35 +17,40 @@ if TYPE_CHECKING:
 RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 
 
-def _table(rows: list[RoundRow], title: str) -> Any:
+def _table(rows: list[RoundRow], title: str, *, norm: bool = False) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for name, justify in (
+    columns = [
         ("round", "right"),
         ("test acc", "right"),
         ("shards ok", "right"),
         ("excluded (reason)", "left"),
         ("clients", "right"),
-        ("prove s", "right"),
-        ("verify s", "right"),
-        ("round s", "right"),
-        ("DA KiB", "right"),
-    ):
+    ]
+    if norm:  # clients left out by their shard for a missing or invalid norm proof; clients' proving
+        columns += [("norm excl", "right"), ("norm s", "right")]
+    columns += [("prove s", "right"), ("verify s", "right"), ("round s", "right"), ("DA KiB", "right")]
+    for name, justify in columns:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         excluded = ", ".join(f"{v['shard']}:{v['reason']}" for v in r.verdicts if v["reason"] != "accepted")
-        table.add_row(
+        cells = [
             str(r.round),
             f"{r.test_accuracy:.3f}",
             f"{r.shards_accepted}/{len(r.verdicts)}" + ("" if r.global_model else " (no quorum)"),
             excluded or "-",
             str(r.clients_posted),
+        ]
+        if norm:
+            cells += [str(r.norm_excluded), f"{r.norm_seconds:.1f}"]
+        cells += [
             f"{r.prove_seconds:.1f}",
             f"{r.verify_seconds:.2f}",
             f"{r.seconds:.1f}",
             f"{r.da_bytes / 1024:.0f}",
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 
@@ -63,7 +69,7 @@ def run(
     attack_scale: Annotated[float, typer.Option(help="Factor of the client attack.")] = 10.0,
     byzantine_shards: Annotated[int, typer.Option(help="Number of Byzantine shard aggregators.", min=0)] = 0,
     shard_attack: Annotated[
-        str, typer.Option(help="Shard attack: tamper-aggregate, replay or withhold.")
+        str, typer.Option(help="Shard attack: tamper-aggregate, replay, withhold or include-unproven.")
     ] = "tamper-aggregate",
     quality: Annotated[
         bool, typer.Option("--quality/--no-quality", help="Shards prove their shard model's probe accuracy.")
@@ -72,6 +78,15 @@ def run(
         float, typer.Option(help="Quality threshold: global model's probe accuracy minus this (floor 0.3).")
     ] = 0.1,
     quorum: Annotated[int, typer.Option(help="Accepted shards needed (0: a majority).", min=0)] = 0,
+    norm_bound: Annotated[
+        float | None,
+        typer.Option(
+            "--norm-bound",
+            help="Every client proves the L2 norm of its update is at most this (a positive number; honest "
+            "clients clip to it) and shards leave out clients without a valid proof. About 5 s of proving "
+            "per client per round. Default: off.",
+        ),
+    ] = None,
     seed: Annotated[
         int, typer.Option(help="Seed of the data split, model, attackers and dropout.", min=0)
     ] = 0,
@@ -132,6 +147,7 @@ def _run(
     quality: bool,
     quality_margin: float,
     quorum: int,
+    norm_bound: float | None,
     seed: int,
     da: str | None,
     token: str | None,
@@ -155,6 +171,8 @@ def _run(
         beta = 0.2
     if rule == "clipped_fedavg" and clip_norm is None:
         clip_norm = 5.0
+    if norm_bound is not None and not (math.isfinite(norm_bound) and norm_bound > 0):
+        raise InvalidArgument(f"--norm-bound must be a positive finite number, not {norm_bound}")
     if report is not None and report.parent and not report.parent.exists():
         raise InvalidArgument(f"--report must be a file in an existing directory, not {report}")
     config = RunConfig(
@@ -176,6 +194,7 @@ def _run(
         seed=seed,
         update_window=update_window,
         result_window=result_window,
+        norm_bound=norm_bound,
     )
     backend = None
     if da is not None:
@@ -186,6 +205,9 @@ def _run(
     rows: list[RoundRow] = []
     where = da or "embedded DA node"
     title = f"zkagg run: {clients} clients, {shards} shards, {rule}, DA: {where}"
+    if norm_bound is not None:
+        title += f", client norm bound {norm_bound:g}"
+    norm = norm_bound is not None
     home_str = str(home) if home is not None else None
     try:
         if json_output:
@@ -193,14 +215,16 @@ def _run(
                 config, backend=backend, state_dir=state, instant=da is None or instant, home=home_str
             )
         else:
-            with Live(_table(rows, title), console=console, refresh_per_second=4, transient=False) as live:
+            with Live(
+                _table(rows, title, norm=norm), console=console, refresh_per_second=4, transient=False
+            ) as live:
 
                 def on_round(row: RoundRow) -> None:
                     rows.append(row)
-                    live.update(_table(rows, title))
+                    live.update(_table(rows, title, norm=norm))
 
                 def progress(line: str) -> None:
-                    live.update(_table(rows, f"{title}\n  {line}"))
+                    live.update(_table(rows, f"{title}\n  {line}", norm=norm))
 
                 result = run_deployment(
                     config,
@@ -211,7 +235,7 @@ def _run(
                     on_round=on_round,
                     progress=progress,
                 )
-                live.update(_table(rows, title))
+                live.update(_table(rows, title, norm=norm))
     finally:
         if backend is not None:
             backend.close()
@@ -234,5 +258,12 @@ def _summary(result: RunReport, json_output: bool, report: Path | None) -> None:
         out.write(f"Byzantine clients: {result.byzantine_clients}\n")
     if result.byzantine_shards:
         out.write(f"Byzantine shards: {result.byzantine_shards}\n")
+    if result.config.norm_bound is not None:
+        excluded = sum(r.norm_excluded for r in result.rounds)
+        clipped = sum(r.norm_clipped for r in result.rounds)
+        out.write(
+            f"client norm bound {result.config.norm_bound:g}: {excluded} client update(s) left out for a "
+            f"missing or invalid norm proof; {clipped} honest update(s) scaled down to the bound\n"
+        )
     if report is not None:
         out.write(f"report written to {report}\n")

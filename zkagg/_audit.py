@@ -8,7 +8,9 @@ the id the namespace derives from), then for every round whose manifest the coor
    commits to the manifest's ``global_model_commitment``, and (from round 2 on) it is the global
    model of the last round that composed one;
 2. :func:`~zkagg._round.judge_round` runs again on the blobs in the round's windows, recomputing every
-   blob's share commitment from its data (a DA node that alters data is caught);
+   blob's share commitment from its data (a DA node that alters data is caught); in a deployment
+   with ``client_norm_bound`` that includes verifying the norm proof carried by every client update
+   a shard included (a shard that included one without a valid proof is ``bad-norm-proof``);
 3. the coordinator's signed :class:`~zkagg._messages.GlobalResult` says the same: one verdict per
    shard with the same reason and the same judged blob, and the same global model (payload and
    commitment), or none when the quorum was missed.

@@ -39,6 +39,8 @@ _ID_TAG: Final = b"zkagg/deployment/v1\x00"
 #: Rules a deployment can run (the spec's rules).
 RULES: Final = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 MAX_CLIENTS: Final = 4096
+#: Fields added after the first release: absent from the canonical form while ``None``.
+_OMITTED_WHEN_NONE: Final = frozenset({"client_norm_bound"})
 
 
 def _int(name: str, value: object, lo: int, hi: int) -> int:
@@ -84,6 +86,13 @@ class Deployment:
         Accepted shards needed for a global model.
     update_window, result_window
         DA blocks for client updates after the seed height, and for shard results after that.
+    client_norm_bound
+        ``None`` (the default): clients prove nothing about their updates. A positive number ``C``:
+        every client proves ``||update||_2 <= C`` (float units) for the update it committed to
+        (:func:`~zkagg.prove_norm`), shards exclude clients without a valid proof and the
+        coordinator and the auditor exclude a shard that included one (:mod:`zkagg._round`). The
+        field is left out of the canonical form while it is ``None``, so deployments without it
+        keep their ids.
     coordinator_key
         The coordinator's Ed25519 public key.
     shard_keys
@@ -114,6 +123,7 @@ class Deployment:
     quorum: int = 0
     update_window: int = 60
     result_window: int = 120
+    client_norm_bound: float | None = None
     _registry: dict[bytes, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,7 +163,23 @@ class Deployment:
         _int("quorum", self.quorum, 1, self.n_shards)
         _int("update_window", self.update_window, 1, 10**6)
         _int("result_window", self.result_window, 1, 10**6)
+        if self.client_norm_bound is not None:
+            bound = _number("client_norm_bound", self.client_norm_bound, 0.0, 1e9, open_low=True)
+            object.__setattr__(self, "client_norm_bound", bound)
+            self._check_norm_domain()
         object.__setattr__(self, "_registry", {client_id_for(k): k for k in self.client_keys})
+
+    def _check_norm_domain(self) -> None:
+        """Refuse a norm bound that the commitment domain cannot prove (one chunk per proof at least)."""
+        from zkagg._commit import CommitmentDomain
+        from zkagg._norm import chunks_per_proof
+
+        # Only logrows and chunk_size matter here: no SRS is needed (nor made) to size a proof.
+        shape = CommitmentDomain(self.logrows, self.chunk_size, self.scale, "0" * 64)
+        try:
+            chunks_per_proof(shape, method="decomposition")
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"client_norm_bound cannot be proven in this deployment: {exc}") from exc
 
     # -- derived --------------------------------------------------------------------------------
 
@@ -197,6 +223,8 @@ class Deployment:
             if f.name.startswith("_"):
                 continue
             value = getattr(self, f.name)
+            if f.name in _OMITTED_WHEN_NONE and value is None:
+                continue  # keeps the canonical form, and the id, of deployments without it
             if f.name == "coordinator_key":
                 value = value.hex()
             elif f.name == "shard_keys":

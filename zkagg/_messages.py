@@ -253,6 +253,9 @@ class VerdictReason(enum.StrEnum):
     BAD_QUALITY_PROOF = "bad-quality-proof"
     BELOW_THRESHOLD = "below-threshold"
     WITHHELD = "withheld"
+    #: The shard included a client whose update carries no valid norm proof, in a deployment that
+    #: sets ``client_norm_bound`` (:func:`zkagg._round.verify_client_norm`).
+    BAD_NORM_PROOF = "bad-norm-proof"
 
 
 @dataclass(frozen=True)
@@ -644,9 +647,24 @@ class ClientUpdate(_Signed):
     ciphertext
         The quantized update sealed to the shard aggregator (:meth:`encrypt`).
     proofs
-        Optional proofs about the update (a norm bound), opaque bytes.
+        Optional proofs about the update, opaque bytes here. In a deployment with a
+        ``client_norm_bound`` it holds the client's :class:`~zkagg.NormProof` encoding
+        (:meth:`~zkagg.NormProof.to_bytes`, versioned by its own header); absent otherwise, and then
+        the update encodes exactly as it did before norm proofs existed (presence flag 0).
     signature
         Ed25519 signature by ``client_key``.
+
+    Notes
+    -----
+    Why the norm proof travels inside the update rather than as a blob of its own: the client's
+    signature then binds it to this update's commitments, round and shard (nobody can attach
+    another client's proof, or strip the proof without breaking the signature); the shard, the
+    coordinator and the auditor find it with the update they already read, with no reference to
+    resolve and no separate availability failure to judge (a withheld proof blob would need its own
+    rule); and it is small (about 30 KB for the 1,210-parameter model, one k15 proof per 15 chunks),
+    far below :data:`MAX_PAYLOAD_BYTES`. Nothing in it needs sealing: its public outputs are the
+    exact sums of squares of the chunk groups, so it reveals the update's norm (as the unsalted
+    commitments already bind it), not the update.
     """
 
     TYPE: ClassVar[int] = 2

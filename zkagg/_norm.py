@@ -42,6 +42,13 @@ the method the proof names, never a key the proof supplies):
 sound only together with an external guarantee that every committed value is below about ``2**100``
 in magnitude (for example that the same commitments were accepted by a range-checked aggregation
 circuit). The choice is part of the circuit, so the verifier decides which it accepts.
+
+Encoding (:meth:`NormProof.to_bytes`, :mod:`zkagg._wire`): ``"ZKAG" | type 17 | version 1 |
+length (u64) | chunks_per_proof (u32) | linf_quanta (optional u64) | range_checked (bool) | method
+(str) | proofs (list of bytes: each :meth:`zkagg.Proof.to_bytes`)``. One value has one encoding;
+decoding checks every field and raises :class:`~zkagg.ProtocolError` naming the bad one. A client
+posts it in the ``proofs`` field of its :class:`~zkagg._messages.ClientUpdate` when its deployment
+sets ``client_norm_bound`` (:mod:`zkagg._round`).
 """
 
 from __future__ import annotations
@@ -54,14 +61,16 @@ import numpy as np
 import numpy.typing as npt
 
 from zkagg._commit import CommitmentDomain, UpdateCommitment, chunk_messages, zero_commitment
-from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof
+from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof, ProtocolError
 from zkagg._field import felt_to_signed, quantize
 from zkagg._prover import Proof, prove, verify
 from zkagg._robust import domain_artifacts, proof_input_commitments
+from zkagg._wire import Reader, Writer
 from zkagg.circuits._graph import Circuit
 from zkagg.circuits.norm_bound import norm_bound_circuit
 
 __all__ = [
+    "NORM_PROOF_TYPE",
     "RANGE_METHODS",
     "NormProof",
     "chunks_per_proof",
@@ -80,6 +89,14 @@ _ROWS_LINF = 18.6
 
 #: How a range-checked norm circuit bounds its inputs (module docstring).
 RANGE_METHODS = ("lookup", "decomposition")
+
+#: The message type of an encoded :class:`NormProof` (:mod:`zkagg._wire`; 16 is an integer vector).
+NORM_PROOF_TYPE = 17
+_NORM_PROOF_VERSION = 1
+#: Most proofs one encoded NormProof holds, and the largest one (a k15 proof file is about 30 KB).
+_MAX_NORM_PROOFS = 4096
+_MAX_PROOF_BYTES = 1 << 20
+_MAX_METHOD_BYTES = 32
 
 
 def lookup_bound(domain: CommitmentDomain) -> int:
@@ -175,6 +192,64 @@ class NormProof:
     range_checked: bool
     proofs: tuple[Proof, ...]
     method: str = "decomposition"
+
+    def to_bytes(self) -> bytes:
+        """The versioned binary encoding (module docstring).
+
+        Raises
+        ------
+        InvalidArgument
+            A field is outside what the encoding holds (no proof, too many, a negative count).
+        """
+        w = Writer(NORM_PROOF_TYPE, _NORM_PROOF_VERSION)
+        w.u64("length", self.length)
+        w.u32("chunks_per_proof", self.chunks_per_proof)
+        w.flag("linf_quanta", self.linf_quanta is not None)
+        if self.linf_quanta is not None:
+            w.u64("linf_quanta", self.linf_quanta)
+        w.bool_("range_checked", self.range_checked)
+        w.str_("method", self.method, min_len=1, max_len=_MAX_METHOD_BYTES)
+        w.count("proofs", len(self.proofs), max_count=_MAX_NORM_PROOFS, min_count=1)
+        for i, p in enumerate(self.proofs):
+            if not isinstance(p, Proof):
+                raise InvalidArgument(f"proofs[{i}] must be a Proof, not {type(p).__name__}")
+            w.bytes_(f"proofs[{i}]", p.to_bytes(), min_len=1, max_len=_MAX_PROOF_BYTES)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NormProof:
+        """Decode :meth:`to_bytes`; the proofs are parsed, not verified (:func:`verify_norm` does).
+
+        Raises
+        ------
+        ProtocolError
+            Not a norm proof, an unknown version, a truncated encoding, trailing bytes, a field
+            outside its domain (an unknown method, no proofs, a count of zero), or a proof that is
+            not a zkagg proof file; the message names the field.
+        """
+        r = Reader(data, "NormProof")
+        r.header(NORM_PROOF_TYPE, (_NORM_PROOF_VERSION,))
+        length = r.u64("length")
+        k = r.u32("chunks_per_proof")
+        linf = r.u64("linf_quanta") if r.flag("linf_quanta") else None
+        range_checked = r.bool_("range_checked")
+        method = r.str_("method", min_len=1, max_len=_MAX_METHOD_BYTES)
+        n = r.count("proofs", max_count=_MAX_NORM_PROOFS, min_count=1)
+        raw = [r.bytes_(f"proofs[{i}]", min_len=1, max_len=_MAX_PROOF_BYTES) for i in range(n)]
+        r.finish()
+        if length < 1 or k < 1:
+            raise ProtocolError(f"NormProof: length and chunks_per_proof must be positive, not {length}, {k}")
+        if method not in RANGE_METHODS:
+            raise ProtocolError(
+                f"NormProof: method must be one of {', '.join(RANGE_METHODS)}, not {method!r}"
+            )
+        proofs = []
+        for i, item in enumerate(raw):
+            try:
+                proofs.append(Proof.from_bytes(item))
+            except InvalidProof as exc:
+                raise ProtocolError(f"NormProof: proofs[{i}] is not a zkagg proof: {exc}") from exc
+        return cls(length, k, linf, range_checked, tuple(proofs), method)
 
     @property
     def partial_sums(self) -> list[int]:

@@ -19,6 +19,21 @@ Models and updates are integer vectors at the deployment's scale ``s`` (a value 
   (:func:`judge_round`) and, with quorum, composes the next global model
   (:func:`compose_global`) and posts it with a signed :class:`~zkagg._messages.GlobalResult`.
 
+Client norm bounds (opt-in: ``Deployment.client_norm_bound`` ``C``). A client proves
+``||q_i / 2**s||_2 <= C`` for exactly the vector behind its posted commitment
+(:func:`~zkagg.prove_norm`: per group of chunks an exact sum of squares, whose committed inputs
+are the client's chunk commitments) and carries the proof in its ClientUpdate's ``proofs`` field
+(why there: :class:`~zkagg._messages.ClientUpdate`). An honest client whose trained update is
+longer than ``C`` first scales it down to fit (norm clipping as in DP-FedAvg, McMahan et al.,
+ICLR 2018), so it can always prove. The shard aggregator checks every update's proof
+(:func:`verify_client_norm`) after its commitment, and leaves out, with a reason in its
+:class:`ShardReport`, a client with none or an invalid one; judging re-checks the proof of every
+client a shard included and excludes the shard as ``bad-norm-proof`` when one fails, so the
+auditor, which runs the same judging on the DA layer's blobs, does too. The proof is verified
+under the circuit the verifier builds from the deployment (the proof names only which of the two
+sound range-check methods it used, and must use that method's fixed chunks per proof), so a
+client cannot make the verifiers compile circuits of its choosing.
+
 Rounding is exact and documented: ``round_div(a, b)`` is the integer nearest to ``a / b``, ties away
 from zero. A shard's integer update is ``u_k = round_div(A_k, d_k)`` for its exact integer
 aggregate ``A_k`` and the rule's divisor ``d_k`` (FedAvg: ``A_k = sum n_i q_i``, ``d_k = sum n_i``;
@@ -36,11 +51,13 @@ with the same code.
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -71,6 +88,7 @@ from zkagg._messages import (
     VerdictReason,
     decode_message,
 )
+from zkagg._norm import NormProof, chunks_per_proof, prove_norm, verify_norm
 from zkagg._shard import ShardAggregate, aggregate_shard, combine_shards, verify_shard
 from zkagg._sharding import assign_shard, deployment_namespaces, fetch_seed, has_quorum
 from zkagg._wire import Reader, Writer
@@ -78,16 +96,19 @@ from zkagg.da import Blob, DABackend, Namespace, PayloadRef, read_payload, write
 
 __all__ = [
     "LATE_GRACE",
+    "NORM_EVASIONS",
     "ClientParty",
     "Coordinator",
     "RoundJudgement",
     "ShardAggregator",
+    "clip_to_norm",
     "decode_vector",
     "encode_vector",
     "find_manifest",
     "judge_round",
     "round_div",
     "shard_update",
+    "verify_client_norm",
 ]
 
 #: Blocks after ``results_by`` the coordinator waits before judging: results posted in them are
@@ -142,6 +163,60 @@ def round_div(a: Sequence[int] | IntVector, b: int) -> IntVector:
         m = (2 * abs(v) + b) // (2 * b)
         out.append(m if v >= 0 else -m)
     return np.asarray(out, dtype=np.int64)
+
+
+def clip_to_norm(q: IntVector, bound: float, scale: int) -> IntVector:
+    """``q`` scaled down (each value truncated toward zero) so that ``||q / 2**scale||_2 <= bound``.
+
+    Returned unchanged (the same object) when it already fits. The check is exact (integers against
+    a rational), so what comes back can always be proven with :func:`~zkagg.prove_norm` at that bound.
+    """
+    limit = (Fraction(bound) * 2**scale) ** 2
+    norm2 = int((q.astype(object) ** 2).sum())
+    if norm2 <= limit:
+        return q
+    factor = float(bound) * 2**scale / math.sqrt(norm2)
+    while True:
+        factor *= 1 - 1e-9
+        clipped: IntVector = np.trunc(q.astype(np.float64) * factor).astype(np.int64)
+        if int((clipped.astype(object) ** 2).sum()) <= limit:
+            return clipped
+
+
+def verify_client_norm(deployment: Deployment, update: ClientUpdate) -> None:
+    """Check that a client update carries a valid norm proof for its own commitment. ``None`` or raises.
+
+    The bound is the deployment's ``client_norm_bound``; the proof must group as many chunks per
+    proof as the deployment's domain fixes for its range-check method
+    (:func:`~zkagg._norm.chunks_per_proof`), so that verifiers only ever build those two circuits.
+
+    Raises
+    ------
+    InvalidArgument
+        The deployment sets no ``client_norm_bound``.
+    ProtocolError
+        The update carries no proof, its proof or commitment does not decode, or the proof groups
+        another number of chunks than the deployment fixes.
+    InvalidProof, CommitmentMismatch
+        A proof does not verify, is bound to other commitments than the update's, or shows a norm
+        above the bound (:func:`~zkagg.verify_norm`).
+    """
+    bound = deployment.client_norm_bound
+    if bound is None:
+        raise InvalidArgument(f"deployment {deployment.name!r} sets no client_norm_bound: nothing to verify")
+    who = f"update of client {update.client_id.hex()}"
+    if update.proofs is None:
+        raise ProtocolError(f"{who} carries no norm proof, but the deployment bounds updates to {bound:g}")
+    proof = NormProof.from_bytes(update.proofs)
+    commitment = UpdateCommitment.from_bytes(update.commitments)
+    domain = deployment.spec().domain()
+    fixed = chunks_per_proof(domain, method=proof.method)
+    if proof.chunks_per_proof != fixed:
+        raise ProtocolError(
+            f"{who}: its norm proof must group {fixed} chunks per proof with method {proof.method!r}, "
+            f"not {proof.chunks_per_proof}"
+        )
+    verify_norm(domain, commitment, proof, l2_bound=bound)
 
 
 def vector_commitment(deployment: Deployment, q: IntVector) -> UpdateCommitment:
@@ -317,7 +392,11 @@ def wait_height(
 
 
 CLIENT_ATTACKS: Final = ("sign-flip", "scaled")
-SHARD_ATTACKS: Final = ("tamper-aggregate", "replay", "withhold")
+#: What a Byzantine client does when its attacked update exceeds the deployment's norm bound and no
+#: valid proof exists: ``forge`` posts a (valid) norm proof of its clipped honest update, which is
+#: bound to other commitments than the ones it posts; ``omit`` posts no proof.
+NORM_EVASIONS: Final = ("forge", "omit")
+SHARD_ATTACKS: Final = ("tamper-aggregate", "replay", "withhold", "include-unproven")
 
 
 @dataclass(frozen=True)
@@ -329,6 +408,8 @@ class ClientReport:
     height: int
     bytes_posted: int
     seconds: float
+    norm_seconds: float = 0.0
+    clipped: bool = False
 
 
 class ClientParty:
@@ -345,6 +426,10 @@ class ClientParty:
     attack, attack_scale
         A Byzantine client's attack: ``sign-flip`` posts ``-attack_scale`` times its honest update,
         ``scaled`` ``+attack_scale`` times (Fang et al., USENIX Security 2020).
+    norm_evasion
+        With a deployment norm bound: what a Byzantine client whose attacked update exceeds the
+        bound posts instead of a proof it cannot make (:data:`NORM_EVASIONS`). An attacked update
+        within the bound is proven like an honest one.
     """
 
     def __init__(
@@ -358,6 +443,7 @@ class ClientParty:
         *,
         attack: str | None = None,
         attack_scale: float = 10.0,
+        norm_evasion: str = "forge",
         timeout: float = 600.0,
     ) -> None:
         if identity.signing.public_key != deployment.client_keys[index]:
@@ -365,6 +451,10 @@ class ClientParty:
         if attack is not None and attack not in CLIENT_ATTACKS:
             raise InvalidArgument(
                 f"attack must be one of {', '.join(CLIENT_ATTACKS)} or None, not {attack!r}"
+            )
+        if norm_evasion not in NORM_EVASIONS:
+            raise InvalidArgument(
+                f"norm_evasion must be one of {', '.join(NORM_EVASIONS)}, not {norm_evasion!r}"
             )
         self.deployment = deployment
         self.index = index
@@ -374,6 +464,7 @@ class ClientParty:
         self.y = np.asarray(y, dtype=np.int64)
         self.attack = attack
         self.attack_scale = float(attack_scale)
+        self.norm_evasion = norm_evasion
         self.timeout = timeout
         self.client_id = client_id_for(identity.signing.public_key)
         self._model_cache: dict[PayloadRef, IntVector] = {}
@@ -418,13 +509,23 @@ class ClientParty:
                 config=TrainConfig(epochs=dep.epochs, lr=dep.lr),
                 seed=train_seed,
             )
-        delta = np.asarray(local.delta, dtype=np.float64)
+        honest = np.asarray(local.delta, dtype=np.float64)
+        delta = honest
         if self.attack == "sign-flip":
-            delta = -self.attack_scale * delta
+            delta = -self.attack_scale * honest
         elif self.attack == "scaled":
-            delta = self.attack_scale * delta
+            delta = self.attack_scale * honest
         q = quantize(delta, dep.scale)
+        bound = dep.client_norm_bound
+        clipped = False
+        if bound is not None and self.attack is None:
+            fitted = clip_to_norm(q, bound, dep.scale)
+            clipped = fitted is not q
+            q = fitted
         commitment = commit_update(dep.spec(), dequantize(q, dep.scale))
+        t_norm = time.perf_counter()
+        proofs = None if bound is None else self._norm_proof(q, honest, bound)
+        norm_seconds = time.perf_counter() - t_norm if bound is not None else 0.0
         update = ClientUpdate.create(
             manifest,
             shard=shard,
@@ -432,11 +533,25 @@ class ClientParty:
             update=encode_vector(q, dep.scale),
             commitments=commitment.to_bytes(),
             sample_count=local.n_samples,
+            proofs=proofs,
         )
         data = update.to_bytes()
         ns = deployment_namespaces(dep.deployment_id, dep.n_shards).shard(shard)
         height = self.backend.submit([Blob.new(ns, data)])
-        return ClientReport(self.index, shard, height, len(data), time.perf_counter() - t0)
+        return ClientReport(
+            self.index, shard, height, len(data), time.perf_counter() - t0, norm_seconds, clipped
+        )
+
+    def _norm_proof(self, q: IntVector, honest: npt.NDArray[np.float64], bound: float) -> bytes | None:
+        """The encoded norm proof of ``q`` (what this client committed to), or what a Byzantine one posts."""
+        dep = self.deployment
+        domain = dep.spec().domain()
+        if clip_to_norm(q, bound, dep.scale) is q:  # within the bound: provable (every honest client)
+            return prove_norm(domain, dequantize(q, dep.scale), l2_bound=bound).to_bytes()
+        if self.norm_evasion == "omit":
+            return None
+        decoy = clip_to_norm(quantize(honest, dep.scale), bound, dep.scale)
+        return prove_norm(domain, dequantize(decoy, dep.scale), l2_bound=bound).to_bytes()
 
 
 # -- shard aggregator --------------------------------------------------------------------------------
@@ -454,6 +569,8 @@ class ShardReport:
     prove_seconds: float
     seconds: float
     attack: str | None = None
+    #: Clients left out for a missing or invalid norm proof (hex ids; their lines are in ``rejected``).
+    norm_rejected: tuple[str, ...] = ()
 
 
 def _quality_spec(deployment: Deployment) -> Any:
@@ -479,7 +596,8 @@ class ShardAggregator:
     ``attack`` makes it Byzantine (for fault tests and ``zkagg run``): ``tamper-aggregate`` changes
     one value of its aggregate after proving; ``replay`` re-posts its previous round's result (in its
     first round it behaves honestly); ``withhold`` posts a result whose aggregate payload it never
-    makes available.
+    makes available; ``include-unproven`` skips the norm-proof check and includes every update that
+    matches its commitment (in a deployment with ``client_norm_bound``).
     """
 
     def __init__(
@@ -534,6 +652,8 @@ class ShardAggregator:
         updates: list[IntVector] = []
         weights: list[int] = []
         rejected: list[str] = []
+        norm_rejected: list[str] = []
+        check_norms = dep.client_norm_bound is not None and self.attack != "include-unproven"
         spec = dep.spec()
         for posted in read_range(
             self.backend, [ns.shard(self.index)], manifest.seed_height + 1, manifest.updates_by
@@ -561,6 +681,15 @@ class ShardAggregator:
             except ZkaggError as exc:
                 rejected.append(f"client {u.client_id.hex()} at height {posted.height}: {exc}")
                 continue
+            if check_norms:
+                try:
+                    verify_client_norm(dep, u)
+                except ZkaggError as exc:
+                    rejected.append(
+                        f"client {u.client_id.hex()} at height {posted.height}: no valid norm proof: {exc}"
+                    )
+                    norm_rejected.append(u.client_id.hex())
+                    continue
             included.append(IncludedUpdate(u.client_id, posted.height, posted.blob.commitment))
             updates.append(q)
             weights.append(u.sample_count)
@@ -568,11 +697,27 @@ class ShardAggregator:
             data = self._last_result
             height = self.backend.submit([Blob.new(ns.control, data)])
             return ShardReport(
-                self.index, 0, tuple(rejected), height, len(data), 0.0, time.perf_counter() - t0, self.attack
+                self.index,
+                0,
+                tuple(rejected),
+                height,
+                len(data),
+                0.0,
+                time.perf_counter() - t0,
+                self.attack,
+                tuple(norm_rejected),
             )
         if not updates:
             return ShardReport(
-                self.index, 0, tuple(rejected), None, 0, 0.0, time.perf_counter() - t0, self.attack
+                self.index,
+                0,
+                tuple(rejected),
+                None,
+                0,
+                0.0,
+                time.perf_counter() - t0,
+                self.attack,
+                tuple(norm_rejected),
             )
         t_prove = time.perf_counter()
         try:
@@ -596,6 +741,7 @@ class ShardAggregator:
                 time.perf_counter() - t_prove,
                 time.perf_counter() - t0,
                 self.attack,
+                tuple(norm_rejected),
             )
         prove_seconds = time.perf_counter() - t_prove
         if self.attack == "tamper-aggregate":
@@ -634,6 +780,7 @@ class ShardAggregator:
             prove_seconds,
             time.perf_counter() - t0,
             self.attack,
+            tuple(norm_rejected),
         )
 
 
@@ -712,8 +859,10 @@ def judge_round(
     :class:`~zkagg._guard.MessageGuard`; a shard's verdict is its first result that passes the guard
     (then its aggregate must be available and decode, verify against the included clients'
     commitments and weights, and its quality proof must verify, be bound to ``g + u_k`` and meet the
-    manifest's threshold), or else the first rejection of a result signed by its aggregator, or
-    else the first rejection of a result claiming the shard, or else ``missing``.
+    manifest's threshold; with a deployment norm bound, every included client's update must carry
+    a valid norm proof, :func:`verify_client_norm`), or else the first rejection of a result signed
+    by its aggregator, or else the first rejection of a result claiming the shard, or else
+    ``missing``.
     """
     t0 = time.perf_counter()
     dep = deployment
@@ -859,6 +1008,15 @@ def _judge_accepted(
                 VerdictReason.BAD_INCLUSION, f"client {item.client_id.hex()}'s commitment is malformed: {exc}"
             )
         weights.append(update.sample_count)
+    if dep.client_norm_bound is not None:
+        for item in res.included:
+            try:
+                verify_client_norm(dep, by_blob[item.commitment])
+            except ZkaggError as exc:
+                return excluded(
+                    VerdictReason.BAD_NORM_PROOF,
+                    f"client {item.client_id.hex()} (height {item.height}) has no valid norm proof: {exc}",
+                )
     try:
         verify_shard(dep.spec(), commitments, weights, agg)
     except ZkaggError as exc:

@@ -9,12 +9,17 @@ is done, instead of waiting for the deadlines to pass in real time.
 
 Byzantine parties (for demonstrations and fault tests): a fraction of the clients attack with
 ``sign-flip`` or ``scaled`` updates, and a number of shard aggregators with ``tamper-aggregate``,
-``replay`` or ``withhold``; the coordinator's verdicts say what it caught.
+``replay``, ``withhold`` or ``include-unproven``; the coordinator's verdicts say what it caught.
+
+With ``norm_bound`` (``zkagg run --norm-bound``) every client proves the L2 norm of its update
+(:mod:`zkagg._round`); each round's row counts the clients the shards left out for a missing or
+invalid norm proof (``norm_excluded``), and lists every shard's rejections.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +75,7 @@ class RunConfig:
     scale: int = 13
     update_window: int | None = None
     result_window: int | None = None
+    norm_bound: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("clients", "shards", "rounds"):
@@ -95,6 +101,11 @@ class RunConfig:
         b = self.byzantine_shards
         if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b <= self.shards:
             raise InvalidArgument(f"byzantine_shards must be an integer in [0, {self.shards}], not {b!r}")
+        nb = self.norm_bound
+        if nb is not None and not (
+            isinstance(nb, int | float) and not isinstance(nb, bool) and math.isfinite(nb) and nb > 0
+        ):
+            raise InvalidArgument(f"norm_bound must be a positive finite number or None, not {nb!r}")
 
     def deployment(self, keys: DeploymentKeys) -> Deployment:
         """The deployment this run sets up with ``keys``; windows sized for an instant chain by default."""
@@ -116,6 +127,7 @@ class RunConfig:
             quorum=self.quorum,
             update_window=self.update_window or self.clients + 8,
             result_window=self.result_window or 4 * self.shards + 8,
+            client_norm_bound=self.norm_bound,
         )
 
 
@@ -177,6 +189,10 @@ class RoundRow:
 
     ``cohort_sizes`` counts the clients that posted to each shard: the assignment is a hash of a
     block hash, so a shard may draw no client in a round (it then posts nothing and is ``missing``).
+    ``norm_excluded`` counts the clients that shards left out for a missing or invalid norm proof
+    (always 0 without a norm bound), ``norm_clipped`` the honest clients that scaled their update down
+    to the bound before committing, ``norm_seconds`` the clients' proving time for those proofs, and
+    ``rejected`` holds every shard's reasons for leaving a client out (``"shard k: ..."``).
     """
 
     round: int
@@ -192,6 +208,10 @@ class RoundRow:
     global_model: bool
     threshold: float | None
     cohort_sizes: list[int] = field(default_factory=list)
+    norm_excluded: int = 0
+    norm_clipped: int = 0
+    norm_seconds: float = 0.0
+    rejected: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -383,16 +403,26 @@ def _run(
             say(f"round {r}: {cfg.clients - n_drop} clients training")
             posted = 0
             cohort_sizes = [0] * cfg.shards
+            norm_seconds = 0.0
+            norm_clipped = 0
             for c in clients:
                 if c.index in dropped:
                     continue
-                cohort_sizes[c.run_round(manifest).shard] += 1
+                client_report = c.run_round(manifest)
+                cohort_sizes[client_report.shard] += 1
+                norm_seconds += client_report.norm_seconds
+                norm_clipped += client_report.clipped
                 posted += 1
             wait_height(da, manifest.updates_by, ticker, timeout)
             prove = 0.0
+            norm_excluded = 0
+            rejected: list[str] = []
             for s in shards:
                 say(f"round {r}: shard {s.index} aggregating and proving")
-                prove += s.run_round(manifest).prove_seconds
+                shard_report = s.run_round(manifest)
+                prove += shard_report.prove_seconds
+                norm_excluded += len(shard_report.norm_rejected)
+                rejected.extend(f"shard {s.index}: {line}" for line in shard_report.rejected)
             outcome = coordinator.close_round(r)
             judgement = outcome.judgement
             if judgement is not None and judgement.next_global is not None:
@@ -414,6 +444,10 @@ def _run(
                 global_model=outcome.global_result.global_model is not None,
                 threshold=manifest.quality_threshold_ppm / 1e6 if dep.quality else None,
                 cohort_sizes=cohort_sizes,
+                norm_excluded=norm_excluded,
+                norm_clipped=norm_clipped,
+                norm_seconds=norm_seconds,
+                rejected=rejected,
             )
             report.rounds.append(row)
             if on_round is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from zkagg import CommitmentMismatch, InvalidArgument, InvalidProof
+from zkagg import CommitmentMismatch, InvalidArgument, InvalidProof, ProtocolError
 from zkagg._commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
 from zkagg._field import quantize
 from zkagg._norm import NormProof, chunks_per_proof, lookup_bound, prove_norm, verify_norm
@@ -195,3 +196,95 @@ def test_lookup_range_run_argument_is_validated_and_keeps_old_cache_keys() -> No
     assert RunArgs.from_dict(RunArgs(lookup_range=(-5, 5)).canonical()).lookup_range == (-5, 5)
     with pytest.raises(InvalidArgument, match=r"lookup_range must be None or two integers \(low, high\)"):
         RunArgs(lookup_range=(5, -5))
+
+
+# -- the NormProof encoding --------------------------------------------------------------------------
+
+
+def _encode(proof: NormProof, **override: object) -> bytes:
+    """The documented layout written field by field, with any field replaced (for corrupt encodings)."""
+    from zkagg._wire import Writer
+
+    f: dict[str, object] = {
+        "type": 17,
+        "version": 1,
+        "length": proof.length,
+        "k": proof.chunks_per_proof,
+        "linf": proof.linf_quanta,
+        "range_checked": 1 if proof.range_checked else 0,
+        "method": proof.method,
+        "proofs": [p.to_bytes() for p in proof.proofs],
+    }
+    f.update(override)
+    w = Writer(int(f["type"]), int(f["version"]))  # type: ignore[call-overload]
+    w.u64("length", f["length"])  # type: ignore[arg-type]
+    w.u32("k", f["k"])  # type: ignore[arg-type]
+    w.flag("linf", f["linf"] is not None)
+    if f["linf"] is not None:
+        w.u64("linf", f["linf"])  # type: ignore[arg-type]
+    w.u8("range_checked", f["range_checked"])  # type: ignore[arg-type]
+    w.str_("method", f["method"], max_len=64)  # type: ignore[arg-type]
+    items: list[bytes] = f["proofs"]  # type: ignore[assignment]
+    w.count("proofs", len(items), max_count=1 << 20)
+    for item in items:
+        w.bytes_("proof", item, max_len=1 << 21)
+    return w.getvalue()
+
+
+@pytest.mark.slow
+def test_norm_proof_encoding_round_trips_and_still_verifies(
+    domain: CommitmentDomain,
+    commitment: UpdateCommitment,
+    proven: NormProof,
+    small_update: np.ndarray,
+    lookup_proven: NormProof,
+) -> None:
+    # Execute
+    data = proven.to_bytes()
+    decoded = NormProof.from_bytes(data)
+    lookup_decoded = NormProof.from_bytes(lookup_proven.to_bytes())
+    # Assert: the same value, the documented layout, and the proofs still verify after the trip
+    assert decoded == proven and lookup_decoded == lookup_proven
+    assert data[:6] == b"ZKAG\x11\x01" and data == _encode(proven)
+    assert decoded.to_bytes() == data
+    verify_norm(domain, commitment, decoded, l2_bound=L2, linf_bound=LINF)
+    verify_norm(domain, commit_update(domain, small_update), lookup_decoded, l2_bound=L2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda p: p.to_bytes()[:-1], "NormProof: truncated at proofs\\[1\\]"),
+        (lambda p: p.to_bytes()[:10], "NormProof: truncated at length"),
+        (lambda p: p.to_bytes() + b"\x00", "1 trailing bytes follow"),
+        (lambda p: b"ZKAX" + p.to_bytes()[4:], "magic must be"),
+        (lambda p: _encode(p, type=16), "message type must be 17, not 16"),
+        (lambda p: _encode(p, version=2), r"version must be one of \[1\]"),
+        (lambda p: _encode(p, range_checked=2), "range_checked must be 0 or 1, not 2"),
+        (
+            lambda p: _encode(p, method="sorting"),
+            "method must be one of lookup, decomposition, not 'sorting'",
+        ),
+        (lambda p: _encode(p, method=""), "method must be 1 to 32 bytes long"),
+        (lambda p: _encode(p, proofs=[]), "proofs must have 1 to 4096 items, not 0"),
+        (lambda p: _encode(p, length=0), "length and chunks_per_proof must be positive, not 0, 2"),
+        (lambda p: _encode(p, k=0), "length and chunks_per_proof must be positive, not 150, 0"),
+        (lambda p: _encode(p, proofs=[b"{not json"]), r"proofs\[0\] is not a zkagg proof"),
+    ],
+)
+def test_corrupted_norm_proof_encodings_are_refused(
+    proven: NormProof, corrupt: Callable[[NormProof], bytes], message: str
+) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        NormProof.from_bytes(corrupt(proven))
+
+
+@pytest.mark.slow
+def test_norm_proof_that_does_not_encode_is_refused(proven: NormProof) -> None:
+    with pytest.raises(InvalidArgument, match="proofs must have 1 to 4096 items, not 0"):
+        dataclasses.replace(proven, proofs=()).to_bytes()
+    with pytest.raises(InvalidArgument, match=r"proofs\[0\] must be a Proof, not bytes"):
+        dataclasses.replace(proven, proofs=(b"raw",)).to_bytes()  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="method must be 1 to 32 bytes long"):
+        dataclasses.replace(proven, method="").to_bytes()

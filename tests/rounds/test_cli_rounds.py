@@ -64,12 +64,17 @@ def test_run_text_output(tmp_path: Path) -> None:
         (["--client-attack", "noise"], "client_attack must be one of sign-flip, scaled, not 'noise'"),
         (
             ["--shard-attack", "nap"],
-            "shard_attack must be one of tamper-aggregate, replay, withhold, not 'nap'",
+            "shard_attack must be one of tamper-aggregate, replay, withhold, include-unproven, not 'nap'",
         ),
         (["--byzantine-shards", "9"], "byzantine_shards must be an integer in [0, 4], not 9"),
         (["--byzantine-clients", "1"], "byzantine_clients must be a fraction in [0, 1), not 1.0"),
         (["--report", "/nonexistent/dir/r.json"], "--report must be a file in an existing directory"),
         (["--quality-margin", "2"], "quality_margin must be a number in [0.0, 1.0], not 2.0"),
+        (["--norm-bound=-1"], "--norm-bound must be a positive finite number, not -1.0"),
+        (["--norm-bound", "0"], "--norm-bound must be a positive finite number, not 0.0"),
+        (["--norm-bound", "nan"], "--norm-bound must be a positive finite number, not nan"),
+        (["--norm-bound", "inf"], "--norm-bound must be a positive finite number, not inf"),
+        (["--norm-bound", "big"], "'big' is not a valid float"),
     ],
 )
 def test_run_bad_arguments(args: list[str], message: str) -> None:
@@ -112,6 +117,10 @@ def test_init_and_role_argument_errors(tmp_path: Path) -> None:
     assert again.exit_code == 2 and "already holds a deployment" in again.output
     bad_rule = runner.invoke(app, ["init", str(tmp_path / "e"), "--rule", "krum"])
     assert bad_rule.exit_code == 2 and "rule must be one of" in bad_rule.output
+    bad_bound = runner.invoke(app, ["init", str(tmp_path / "f"), "--norm-bound", "nan"])
+    assert bad_bound.exit_code == 2
+    assert "--norm-bound must be a positive finite number, not nan" in bad_bound.output
+    assert not (tmp_path / "f").exists()
     keys = tmp_path / "d" / "keys"
     client = runner.invoke(app, ["client", "--deployment", str(dep), "--keys", str(keys), "--index", "0-5"])
     assert (
@@ -192,3 +201,36 @@ def test_run_against_a_running_da_server(tmp_path: Path) -> None:
     finally:
         server.kill()
         server.wait()
+
+
+def test_init_writes_the_norm_bound_and_run_documents_it(tmp_path: Path) -> None:
+    # Execute
+    result = runner.invoke(
+        app, ["init", str(tmp_path / "d"), "--clients", "2", "--shards", "1", "--norm-bound", "1.5"]
+    )
+    usage = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    # Assert
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "d" / "deployment.json").read_text())
+    assert written["client_norm_bound"] == 1.5
+    assert usage.exit_code == 0 and "--norm-bound" in usage.output and "L2 norm" in usage.output
+
+
+@pytest.mark.slow
+def test_run_with_norm_bound_reports_the_clients_left_out(tmp_path: Path) -> None:
+    # Execute: one of two clients sign-flips and cannot prove its norm (about 35 s: two norm proofs)
+    report = tmp_path / "report.json"
+    args = ["run", "--clients", "2", "--shards", "1", "--rounds", "1", "--no-quality", "--norm-bound", "1.0"]
+    result = runner.invoke(
+        app, [*args, "--byzantine-clients", "0.5", "--report", str(report)], env={"COLUMNS": "250"}
+    )
+    # Assert: the live table's column, the summary line and the report all count it
+    assert result.exit_code == 0, result.output
+    assert "norm excl" in result.output and "client norm bound 1" in result.output
+    assert (
+        "client norm bound 1: 1 client update(s) left out for a missing or invalid norm proof"
+        in result.output
+    )
+    row = json.loads(report.read_text())["rounds"][0]
+    assert row["norm_excluded"] == 1 and "no valid norm proof" in row["rejected"][0]
+    assert json.loads(report.read_text())["config"]["norm_bound"] == 1.0

@@ -11,6 +11,7 @@ import pytest
 from zkagg._deployment import Deployment, DeploymentKeys
 from zkagg._errors import ArtifactError, InvalidArgument
 from zkagg._keys import Identity, client_id_for
+from zkagg._messages import ShardKeys
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,18 @@ def test_id_changes_with_every_parameter(keys: DeploymentKeys) -> None:
         ({"lr": -1.0}, r"lr must be a number in \(0.0, 10.0\], not -1.0"),
         ({"quality": "yes"}, "quality must be true or false"),
         ({"name": ""}, "name must be a string of 1 to 64 bytes"),
+        ({"client_norm_bound": 0}, r"client_norm_bound must be a number in \(0.0, 1000000000.0\], not 0"),
+        (
+            {"client_norm_bound": -1.0},
+            r"client_norm_bound must be a number in \(0.0, 1000000000.0\], not -1.0",
+        ),
+        ({"client_norm_bound": float("nan")}, "client_norm_bound must be a number in .*, not nan"),
+        ({"client_norm_bound": True}, "client_norm_bound must be a number in .*, not True"),
+        ({"client_norm_bound": "1"}, "client_norm_bound must be a number in .*, not '1'"),
+        (
+            {"client_norm_bound": 1.0, "chunk_size": 4096},
+            "client_norm_bound cannot be proven in this deployment: .*use a smaller chunk_size",
+        ),
     ],
 )
 def test_bad_parameters_are_named(keys: DeploymentKeys, change: dict[str, object], message: str) -> None:
@@ -114,3 +127,43 @@ def test_keys_save_each_party_apart(keys: DeploymentKeys, tmp_path: Path) -> Non
     assert Identity.load(root / "client-2").encryption is None
     with pytest.raises(InvalidArgument):
         keys.save(tmp_path / "keys")  # no silent overwrite
+
+
+#: The id of this deployment as zkagg computed it before client norm bounds existed (commit 8ef82df):
+#: a deployment without a norm bound must keep its canonical form, hence its id.
+_FROZEN_ID = "d46b4b9383e2fff41c748470cee7418f5ed440a51abb0dbf85609e8008c58c7a"
+
+
+def _fixed_keys(**params: object) -> Deployment:
+    return Deployment(
+        coordinator_key=b"\x01" * 32,
+        shard_keys=(ShardKeys(b"\x02" * 32, b"\x03" * 32),),
+        client_keys=(b"\x04" * 32, b"\x05" * 32),
+        name="frozen",
+        **params,  # type: ignore[arg-type]
+    )
+
+
+def test_a_deployment_without_norm_bound_keeps_its_id() -> None:
+    # Execute
+    dep = _fixed_keys()
+    # Assert
+    assert dep.client_norm_bound is None
+    assert "client_norm_bound" not in json.loads(dep.canonical_bytes())
+    assert dep.deployment_id.hex() == _FROZEN_ID
+    assert (
+        Deployment.from_json({**dep.to_json(), "client_norm_bound": None}).deployment_id.hex() == _FROZEN_ID
+    )
+
+
+def test_norm_bound_is_part_of_the_id_and_round_trips(tmp_path: Path) -> None:
+    # Execute
+    dep = _fixed_keys(client_norm_bound=2)
+    loaded = Deployment.load(dep.save(tmp_path / "deployment.json"))
+    # Assert: stored as a float, so that 2 and 2.0 name the same deployment
+    assert dep.client_norm_bound == 2.0 and isinstance(dep.client_norm_bound, float)
+    assert json.loads(dep.canonical_bytes())["client_norm_bound"] == 2.0
+    assert dep.deployment_id.hex() != _FROZEN_ID
+    assert dep.deployment_id == _fixed_keys(client_norm_bound=2.0).deployment_id
+    assert dep.deployment_id != _fixed_keys(client_norm_bound=2.5).deployment_id
+    assert loaded == dep and loaded.deployment_id == dep.deployment_id
