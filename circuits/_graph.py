@@ -248,42 +248,41 @@ class GraphBuilder:
         """``sign(x)`` elementwise: ezkl's decomposed ``Sign``, or one ``Tanh`` lookup (module docstring)."""
         return self.op("Tanh" if lookup else "Sign", x)
 
+    def signed_differences(
+        self, stacked: str, m: str, n: int, *, pin: bool = False, lookup: bool = False
+    ) -> tuple[str, str]:
+        """The ``[n, D]`` signs ``sign(x - m)`` and differences ``x - m`` of the rank tests.
+
+        ``pin=True`` also takes the sign of ``0 - m`` in the same operation (one row more of
+        ``n + 1``), which bounds ``|m|`` as every compared difference is bounded; the extra row is
+        sliced off. ``lookup=True`` takes signs by table lookup (:meth:`sign`).
+        """
+        if pin:
+            width = self.inputs[0][1][1]
+            with_zero = self.op("Concat", stacked, self.const(np.zeros((1, width)), "zero_row"), axis=0)
+            pinned = self.op("Sub", with_zero, m)
+            return self.slice_rows(self.sign(pinned, lookup=lookup), 0, n), self.slice_rows(pinned, 0, n)
+        diff = self.op("Sub", stacked, m)
+        return self.sign(diff, lookup=lookup), diff
+
+    def sign_counts(self, signs: str) -> tuple[str, str]:
+        """Per coordinate ``c = sum s_i`` and ``t = sum s_i**2`` (:func:`order_statistic_delta`)."""
+        return self.reduce_sum(signs, [0]), self.reduce_sum(self.op("Mul", signs, signs), [0])
+
     def order_statistic_violation(
-        self,
-        stacked: str,
-        m: str,
-        n: int,
-        rank: int,
-        *,
-        pin: bool = False,
-        lookup: bool = False,
-        counts_only: bool = False,
+        self, stacked: str, m: str, n: int, rank: int, *, pin: bool = False
     ) -> tuple[str, str, str]:
         """Per-coordinate ``Relu(|c - delta| + t - (n - 1))`` (zero exactly where ``m`` has that rank).
 
         ``stacked`` is the ``[n, D]`` client values, ``m`` the ``[1, D]`` claimed order statistic.
         Returns the ``[1, D]`` violation, the ``[n, D]`` signs ``sign(x - m)`` and the ``[n, D]``
-        differences ``x - m``; see :func:`order_statistic_delta` for the argument.
-
-        ``pin=True`` also takes the sign of ``0 - m`` in the same operation (one row more of
-        ``n + 1``), which bounds ``|m|`` as every compared difference is bounded; the extra row is
-        sliced off before counting. ``lookup=True`` takes signs by table lookup (:meth:`sign`).
-        ``counts_only=True`` returns ``""`` for the violation (the caller tests the counts itself).
+        differences ``x - m`` (:meth:`signed_differences`, which ``pin`` is passed to); see
+        :func:`order_statistic_delta` for the argument. Signs by ezkl's decomposed ``Sign``; the
+        lookup form is :meth:`order_statistics_by_lookup`.
         """
         delta = order_statistic_delta(n, rank)
-        if pin:
-            width = self.inputs[0][1][1]
-            with_zero = self.op("Concat", stacked, self.const(np.zeros((1, width)), "zero_row"), axis=0)
-            pinned = self.op("Sub", with_zero, m)
-            signs = self.slice_rows(self.sign(pinned, lookup=lookup), 0, n)
-            diff = self.slice_rows(pinned, 0, n)
-        else:
-            diff = self.op("Sub", stacked, m)
-            signs = self.sign(diff, lookup=lookup)
-        if counts_only:
-            return "", signs, diff
-        c = self.reduce_sum(signs, [0])
-        t = self.reduce_sum(self.op("Mul", signs, signs), [0])
+        signs, diff = self.signed_differences(stacked, m, n, pin=pin)
+        c, t = self.sign_counts(signs)
         centred = c if delta == 0 else self.op("Sub", c, self.const([[float(delta)]], "delta"))
         excess = self.op("Sub", t, self.const([[float(n - 1)]], "n_minus_1"))
         return self.op("Relu", self.op("Add", self.op("Abs", centred), excess)), signs, diff
@@ -323,12 +322,9 @@ class GraphBuilder:
         signs_out, diffs = [], []
         totals = []
         for j, (m, rank) in enumerate(claims):
-            _, signs, diff = self.order_statistic_violation(
-                stacked, m, n, rank, pin=j == 0, lookup=True, counts_only=True
-            )
+            signs, diff = self.signed_differences(stacked, m, n, pin=j == 0, lookup=True)
             delta = order_statistic_delta(n, rank)
-            c = self.reduce_sum(signs, [0])
-            t = self.reduce_sum(self.op("Mul", signs, signs), [0])
+            c, t = self.sign_counts(signs)
             if delta != 0:
                 c = self.op("Add", c, self.const([[float(-delta)]], "minus_delta"))
             totals.append(self.op("Add", self.op("Mul", c, self.sign(c, lookup=True)), t))

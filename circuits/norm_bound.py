@@ -35,7 +35,13 @@ from __future__ import annotations
 import dataclasses
 
 from zkagg._errors import InvalidArgument
-from zkagg.circuits._graph import Circuit, GraphBuilder, check_shape_args, integer_run_args
+from zkagg.circuits._graph import (
+    Circuit,
+    GraphBuilder,
+    check_shape_args,
+    integer_run_args,
+    lookup_table_bound,
+)
 
 __all__ = ["norm_bound_circuit"]
 
@@ -105,9 +111,9 @@ def norm_bound_circuit(
             )
         if isinstance(lookup_bound, bool) or not isinstance(lookup_bound, int) or lookup_bound < 1:
             raise InvalidArgument(f"lookup_bound must be a positive integer, not {lookup_bound!r}")
-        if logrows is not None and 2 * lookup_bound + 1 + 64 > 1 << logrows:
+        if logrows is not None and lookup_bound > lookup_table_bound(logrows):
             raise InvalidArgument(
-                f"lookup_bound must be at most {((1 << logrows) - 65) // 2} at logrows {logrows} "
+                f"lookup_bound must be at most {lookup_table_bound(logrows)} at logrows {logrows} "
                 f"(its table must fit one column), not {lookup_bound}"
             )
         # One table lookup per value: Sigmoid at scale 0 is a lookup over [-R, R] whose rounded

@@ -114,7 +114,7 @@ def trimmed_mean_circuit(
     method
         How signs are taken (:data:`zkagg.circuits._graph.SIGN_METHODS`): ``"decomposition"``
         (ezkl's ``Sign``, values below ``2**28``) or ``"lookup"`` (one ``Tanh`` table lookup per
-        value, about 2.3x fewer rows; every difference and cut point within
+        value, |.| and Relu, about 2.5x fewer rows; every difference and cut point within
         :func:`~zkagg.circuits._graph.lookup_table_bound` of ``logrows``).
 
     Returns

@@ -66,7 +66,7 @@ from zkagg._field import felt_to_signed, quantize
 from zkagg._prover import Proof, prove, verify
 from zkagg._robust import domain_artifacts, proof_input_commitments
 from zkagg._wire import Reader, Writer
-from zkagg.circuits._graph import Circuit
+from zkagg.circuits._graph import Circuit, lookup_table_bound
 from zkagg.circuits.norm_bound import norm_bound_circuit
 
 __all__ = [
@@ -101,7 +101,7 @@ _MAX_METHOD_BYTES = 32
 
 def lookup_bound(domain: CommitmentDomain) -> int:
     """``R``: the largest ``|q|`` (quanta) the lookup range check takes, its table filling one column."""
-    return ((1 << domain.logrows) - 65) // 2
+    return lookup_table_bound(domain.logrows)
 
 
 def chunks_per_proof(
