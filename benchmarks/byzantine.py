@@ -17,7 +17,7 @@ import numpy as np
 
 from benchmarks.harness import describe_machine, markdown_table, write_results
 from zkagg import quantize
-from zkagg._aggregate_ref import (
+from zkagg._aggregation.reference import (
     byzantine_updates,
     clipped_fedavg,
     fedavg,

@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python -m benchmarks.fl_digits [--seeds 0,1,2] [--rounds 10] [--prove]
 
-Runs the reference sharded loop (:func:`zkagg._fl_sim.run_reference`, no proofs) for 16 clients in
+Runs the reference sharded loop (:func:`zkagg._fl.sim.run_reference`, no proofs) for 16 clients in
 4 shards on scikit-learn's digits with Dirichlet(1.0) label skew, hidden width 16, 10 local epochs
 of SGD (lr 0.05, momentum 0.9, batch 16), in these scenarios:
 
@@ -46,7 +46,7 @@ SCENARIOS: list[tuple[str, dict[str, Any]]] = [
 
 
 def run_scenarios(seeds: list[int], rounds: int) -> list[dict[str, Any]]:
-    from zkagg._fl_sim import FLConfig, run_reference
+    from zkagg._fl.sim import FLConfig, run_reference
 
     rows = []
     for name, overrides in SCENARIOS:
@@ -88,9 +88,9 @@ def run_scenarios(seeds: list[int], rounds: int) -> list[dict[str, Any]]:
 
 def prove_figures() -> dict[str, Any]:
     from zkagg._field import dequantize, quantize
-    from zkagg._fl_data import load_digits_task
-    from zkagg._fl_sim import FLConfig, run_reference
-    from zkagg._quality import QualitySpec, prove_quality, quality_artifacts, verify_quality
+    from zkagg._fl.data import load_digits_task
+    from zkagg._fl.quality import QualitySpec, prove_quality, quality_artifacts, verify_quality
+    from zkagg._fl.sim import FLConfig, run_reference
 
     data = load_digits_task()
     spec = QualitySpec.for_digits(data)

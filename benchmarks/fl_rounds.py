@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python -m benchmarks.fl_rounds [--scenarios default,fedavg-flip,median-flip] [--rounds 5]
 
-Every scenario is :func:`zkagg._run.run_deployment` on a fresh embedded DA node (instant blocks):
+Every scenario is :func:`zkagg._protocol.run.run_deployment` on a fresh embedded DA node (instant blocks):
 16 clients in 4 shards on scikit-learn's digits (Dirichlet(1.0) label skew), 5 rounds, real EZKL
 proofs (quality proofs of the shard models with 16 probe samples; median proofs per chunk), every
 message through the DA layer, each round judged by the coordinator. Scenarios:
@@ -43,7 +43,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 
 def run_scenario(name: str, rounds: int) -> dict[str, Any]:
-    from zkagg._run import RunConfig, run_deployment
+    from zkagg._protocol.run import RunConfig, run_deployment
 
     t0 = time.perf_counter()
     report = run_deployment(RunConfig(rounds=rounds, **SCENARIOS[name]))

@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# One implementation of the machine description, shared with `zkagg bench` (zkagg._bench).
-from zkagg._bench import cpu_model as cpu_model
-from zkagg._bench import describe_machine as describe_machine
+# One implementation of the machine description, shared with `zkagg bench` (zkagg._bench.measure).
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

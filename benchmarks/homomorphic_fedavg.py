@@ -30,8 +30,8 @@ import numpy as np
 
 from benchmarks.harness import describe_machine, markdown_table, write_results
 from zkagg import AggregationSpec, ShardAggregate, aggregate_shard, commit_update, verify_shard
-from zkagg._commit import commit_chunk
 from zkagg._field import FIELD_MODULUS
+from zkagg._kzg.commit import commit_chunk
 
 GOAL = 10_000_000  # client values per second, commitment of the aggregate included
 

@@ -70,7 +70,7 @@ def make_model(width: int, depth: int, out: Path, seed: int = SEED) -> tuple[Pat
 def worker(argv: list[str]) -> None:
     """Child-process phases: ``build MODEL CAL``, ``prove MODEL INPUT PROOF``, ``verify MODEL PROOF``."""
     from zkagg import RunArgs, build_circuit, prove, verify
-    from zkagg._prover import Proof
+    from zkagg._prover.proof import Proof
 
     phase = argv[0]
     args = RunArgs(input_scale=10, param_scale=10)

@@ -14,12 +14,12 @@ run side by side in one run, so their ratio survives a noisy shared machine.
 * median: zkagg's sign-count check (:mod:`zkagg.circuits.median`) vs ``TopK`` with a constant k;
 * trimmed mean: zkagg's cut-point check (:mod:`zkagg.circuits.trimmed_mean`) vs two ``TopK`` passes;
   both zkagg checks twice, with signs by table lookup (what a shard proves whenever its values fit
-  the table, :func:`zkagg._robust.sign_method`) and by ezkl's decomposed ``Sign`` (the fallback);
+  the table, :func:`zkagg._aggregation.rules.sign_method`) and by ezkl's decomposed ``Sign`` (the fallback);
 * FedAvg: zkagg's exact integer weighted sum (:mod:`zkagg.circuits.fedavg`) vs a constant-weight
   ``MatMul`` with normalized weights at the domain scale (the exporter's formulation) and, as a
   stronger baseline, the same integer weighted sum with ezkl's default range checks.
 
-Then the client norm-bound proof of a 250,000-value update (:mod:`zkagg._norm`, logrows 15), each
+Then the client norm-bound proof of a 250,000-value update (:mod:`zkagg._aggregation.norm`, logrows 15), each
 proven end to end and verified: the lookup-range-checked circuit (the sound default) with
 2,048- and 1,024-value chunks (every committed chunk is a column of its own in a proof, so fewer,
 larger chunks prove faster at the same rows), and the unchecked one (unsound alone, the floor);
@@ -79,14 +79,14 @@ def measure(circuit: Any, inputs: list[list[float]], n_values: int, shape: str) 
 
 #: Standard deviation of the clients' values: update-sized, so that every value and every difference of
 #: two values in a coordinate stays within the sign lookup's table (16,351 quanta, about 2.0 at scale 13;
-#: :func:`zkagg._robust.sign_method`), as a shard proving them would find them.
+#: :func:`zkagg._aggregation.rules.sign_method`), as a shard proving them would find them.
 SPREAD = 0.2
 
 
 def quantized_clients(n: int, d: int, seed: int) -> np.ndarray:
     from zkagg import quantize
-    from zkagg._commit import commitment_domain
-    from zkagg._robust import sign_method
+    from zkagg._aggregation.rules import sign_method
+    from zkagg._kzg.commit import commitment_domain
 
     rng = np.random.default_rng(seed)
     q = quantize(rng.normal(scale=SPREAD, size=(n, d)), SCALE)
@@ -96,7 +96,7 @@ def quantized_clients(n: int, d: int, seed: int) -> np.ndarray:
 
 def median_pair(n: int, d: int) -> list[dict[str, Any]]:
     """zkagg's median check with both sign methods, then the TopK baseline."""
-    from zkagg._aggregate_ref import median_int
+    from zkagg._aggregation.reference import median_int
     from zkagg.circuits._graph import SIGN_METHODS
     from zkagg.circuits.baselines import topk_median_circuit
     from zkagg.circuits.median import median_circuit
@@ -177,9 +177,9 @@ def norm_run(
     max_proofs: int | None,
     method: str = "decomposition",
 ) -> dict[str, Any]:
-    from zkagg._commit import commit_update, commitment_domain
-    from zkagg._norm import chunks_per_proof, norm_circuit, prove_norm, verify_norm
-    from zkagg._robust import domain_artifacts
+    from zkagg._aggregation.norm import chunks_per_proof, norm_circuit, prove_norm, verify_norm
+    from zkagg._aggregation.rules import domain_artifacts
+    from zkagg._kzg.commit import commit_update, commitment_domain
 
     domain = commitment_domain(logrows=15, chunk_size=chunk_size, scale=SCALE)
     x = np.random.default_rng(SEED).normal(scale=0.01, size=length)
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
             )
     norms = []
     if not args.skip_norm:
-        # The sound default: one table lookup per value (zkagg._norm), proven end to end.
+        # The sound default: one table lookup per value (zkagg._aggregation.norm), proven end to end.
         # Chunk size is the deployment's: each committed chunk is one more column of every norm proof,
         # so 2,048-value chunks (7 per proof) prove faster than 1,024 (15 per proof).
         for chunk in (2048, 1024):

@@ -8,14 +8,14 @@ checked against a float reference with onnxruntime in the tests.
 Two facts about ezkl 23.0.5 shape all graphs here (DESIGN.md §3-4):
 
 * a ``polycommit`` input is committed column by column, and the proof carries those commitments as
-  its leading G1 points, in input order (see :func:`zkagg._robust.proof_input_commitments`), which
+  its leading G1 points, in input order (see :func:`zkagg._kzg.points.proof_input_commitments`), which
   is how a proof is linked to the clients' posted commitments;
 * ezkl tracks a fixed-point scale per value and *rescales* (divides, rounding) a product whose scale
   exceeds the input scale. zkagg's circuits therefore work on the committed integers themselves:
   ``input_scale = 0`` and ``param_scale = 0``, the prover feeds the quantized integers (which
   ezkl's quantization at scale 0 leaves unchanged, so the committed field elements are exactly
   the client's), every constant is an integer, and nothing is ever rescaled or rounded. Scales are
-  applied outside the circuit, by exact integer arithmetic (:mod:`zkagg._robust`).
+  applied outside the circuit, by exact integer arithmetic (:mod:`zkagg._aggregation.rules`).
 
 Signs by lookup. ezkl's ``Sign`` decomposes its argument into range-checked 14-bit limbs (about 8
 rows per value). ``Tanh`` is one of ezkl's lookup operations instead: at scale 0 its table maps each
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from zkagg._artifacts import RunArgs
 from zkagg._errors import InvalidArgument
+from zkagg._prover.artifacts import RunArgs
 
 __all__ = [
     "OPSET",

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zkagg._artifacts import RunArgs
+from zkagg._prover.artifacts import RunArgs
 from zkagg.circuits._graph import Circuit, GraphBuilder, check_shape_args
 from zkagg.circuits.median import median_rank
 

@@ -11,11 +11,11 @@ clients' partial sums of squares so that the verifier can recompute the factors 
 
 All values are the committed integers (scale 0, see :mod:`zkagg.circuits._graph`); ``f_i`` is
 carried as the integer ``floor(2**F * min(1, C / ||x_i||))`` with ``F`` fixed bits
-(:func:`zkagg._robust.clip_factors`), ``n_i`` are integer sample counts baked in as constants, so
+(:func:`zkagg._aggregation.rules.clip_factors`), ``n_i`` are integer sample counts baked in as constants, so
 nothing is rescaled or rounded in the circuit. The clipped mean is the deterministic rescale
 ``weighted_sum / (2**F * sum_i n_i * 2**scale)``.
 
-Soundness: the verifier (``zkagg._robust.verify_rule``) (1) adds each client's partial sums over all
+Soundness: the verifier (``zkagg._aggregation.rules.verify_rule``) (1) adds each client's partial sums over all
 chunks (the exact ``||x_i||**2`` in quanta), (2) recomputes the factors with exact integer
 arithmetic, (3) checks that every chunk proof's committed ``factors`` input is the commitment of
 exactly those factors, and (4) reads the aggregate from the public output. The inputs keep ezkl's

@@ -1,7 +1,7 @@
 """FedAvg as an EZKL circuit, for users who want a SNARK for every step (for example on chain).
 
 zkagg does not need a proof for FedAvg: the shard publishes the exact weighted sum and anyone checks
-it against the client commitments with group arithmetic (DESIGN.md §3, ``zkagg._commit``). This
+it against the client commitments with group arithmetic (DESIGN.md §3, ``zkagg._kzg.commit``). This
 circuit is the alternative, proving the same exact weighted sum::
 
     weighted_sum = sum_i n_i * client_i          # n_i integer weights (sample counts), constants

@@ -10,7 +10,7 @@ this chunk), all ``polycommit`` inputs, and outputs one public number, the total
 which is 0 exactly when, in every coordinate, ``m`` is the ``rank``-th smallest client value
 (:func:`zkagg.circuits._graph.order_statistic_delta`). For odd ``N`` the rank is ``(N + 1) / 2``
 and ``delta = 0`` (DESIGN.md §3's measured test). For even ``N`` the median is, as in
-:func:`zkagg._aggregate_ref.median_int`, the mean of the two middle values rounded toward minus
+:func:`zkagg._aggregation.reference.median_int`, the mean of the two middle values rounded toward minus
 infinity, ``floor((x_(N/2) + x_(N/2+1)) / 2)``: the circuit then takes the two middle values
 ``lower_middle`` and ``upper_middle`` as committed private witnesses, proves their ranks ``N/2``
 (``delta = 1``) and ``N/2 + 1`` (``delta = -1``) with the same test, and adds
@@ -20,7 +20,7 @@ test counts strictly-above and strictly-below values, so any number of values eq
 A value between two client values is never accepted (it has ``N`` values strictly on either side).
 
 Soundness. A proof with a wrong ``m`` still verifies: only its public output says so, so the
-verifier must check that the output is 0 (:func:`zkagg._robust.verify_rule` does). Each ``Relu``
+verifier must check that the output is 0 (:func:`zkagg._aggregation.rules.verify_rule` does). Each ``Relu``
 term is a non-negative integer below ``2 N``, so their sum over ``D`` coordinates cannot wrap in the
 field and is 0 only if every term is. The circuit works on the committed integers (scale 0, see
 :mod:`zkagg.circuits._graph`): ``m`` is a quantized value like the clients'. ``Sign`` is computed by ezkl from a range-checked
@@ -39,7 +39,7 @@ of the signed integers committed. For even ``N`` the floor term is
 ``r (r - 1) + (r - sign(r))**2`` with ``r = lower_middle + upper_middle - 2 m``: a non-negative
 integer, 0 exactly when ``r`` is 0 or 1, and the lookup of ``r`` bounds ``m``. About 4-5 rows per
 client value for odd ``N`` (7-9 for even ``N``) instead of 16-18, and no range-check tables. The
-shard picks lookups whenever its values fit the table (:func:`zkagg._robust.sign_method`).
+shard picks lookups whenever its values fit the table (:func:`zkagg._aggregation.rules.sign_method`).
 
 The direct formulation (``torch.topk`` with a constant k) is :func:`zkagg.circuits.baselines.topk_median_circuit`.
 """

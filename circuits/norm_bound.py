@@ -12,7 +12,7 @@ and, when an L-infinity bound ``B`` (in quanta) is given, a second public output
 
 The verifier adds the partial sums over all proofs of the update and compares the total with
 ``bound**2`` at the right scale, ``sum <= floor(bound**2 * 4**scale)`` (all integers:
-:mod:`zkagg._norm`).
+:mod:`zkagg._aggregation.norm`).
 
 Range checks and soundness. A sum of squares in the field is only meaningful if no square wraps
 around the modulus: a client could commit to a huge field element ``x`` whose square is small. The
@@ -24,7 +24,7 @@ with one table lookup per value over ``[-R, R]`` (``Sigmoid`` at scale 0, ezkl's
 output only keeps the node alive and is a public count the verifier ignores) with
 ``ignore_range_check_inputs_outputs``: a looked-up value must equal an entry of the table's fixed
 input column (at most ``2**logrows`` small integers), which bounds every ``|x| < 2**logrows`` and
-keeps every sum exact (about 2 rows per value; argument in :mod:`zkagg._norm`).
+keeps every sum exact (about 2 rows per value; argument in :mod:`zkagg._aggregation.norm`).
 ``range_checked=False`` without ``lookup_bound`` exists only to measure. The L-infinity
 term uses ezkl's decomposed ``Abs`` and ``Relu``: each term is a non-negative integer below
 ``2**42`` and their sum cannot wrap.

@@ -1,7 +1,7 @@
 """The shard-model quality circuit: a flat parameter vector in, correct probe predictions out.
 
 The graph (built with ``onnx.helper``, opset 13, no exporter involved) takes the shard model's flat
-parameter vector ``params`` (``[1, 75 h + 10]``, in the order of :mod:`zkagg._fl_model`:
+parameter vector ``params`` (``[1, 75 h + 10]``, in the order of :mod:`zkagg._fl.model`:
 ``W1 [h, 64]``, ``b1``, ``W2 [10, h]``, ``b2``) as its only input, whole or cut into the chunks of
 the deployment's commitment domain, so that the whole model is committed with ``polycommit``
 visibility: the proof is then bound to the KZG commitments of the parameters (DESIGN.md §3). The public probe set is baked in as constants: features ``X [n, 64]``
@@ -45,10 +45,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from zkagg._artifacts import RunArgs
 from zkagg._errors import InvalidArgument
-from zkagg._fl_data import DIGITS_CLASSES, DIGITS_FEATURES
-from zkagg._fl_model import forward_numpy, param_count, param_layout
+from zkagg._fl.data import DIGITS_CLASSES, DIGITS_FEATURES
+from zkagg._fl.model import forward_numpy, param_count, param_layout
+from zkagg._prover.artifacts import RunArgs
 
 __all__ = [
     "DEFAULT_RUN_ARGS",
@@ -129,7 +129,7 @@ def build_shard_model_onnx(
     y_probe
         Probe labels ``[n]`` in 0..9 (public; baked in as a one-hot matrix).
     hidden
-        Hidden width of :class:`zkagg._fl_model.DigitsMLP`.
+        Hidden width of :class:`zkagg._fl.model.DigitsMLP`.
     chunk_size
         ``None``: one input ``params [1, 75 h + 10]``. Otherwise the parameters arrive as the
         chunks of a commitment domain: inputs ``params_0, params_1, ...`` of ``chunk_size`` values

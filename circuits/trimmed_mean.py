@@ -60,7 +60,7 @@ Cost: two ``Sign`` per client value (about 23 rows) plus products and sums, agai
 passes in the direct formulation (:func:`zkagg.circuits.baselines.topk_trimmed_mean_circuit`):
 27-31 rows per client value against 30. With lookups 10-12.5 rows per client value (15 to 5
 clients) and no range-check tables; the shard picks lookups whenever its values fit the table
-(:func:`zkagg._robust.sign_method`).
+(:func:`zkagg._aggregation.rules.sign_method`).
 """
 
 from __future__ import annotations

@@ -38,9 +38,9 @@ def audit(
     Exit status 0 when everything reproduces; otherwise the mismatches are listed and the exit
     status is 14 (a protocol error).
     """
-    from zkagg._audit import audit as run_audit
     from zkagg._errors import InvalidArgument, ProtocolError
-    from zkagg._round import find_deployment
+    from zkagg._protocol.announce import find_deployment
+    from zkagg._protocol.audit import audit as run_audit
     from zkagg.da import CelestiaClient, Namespace
 
     try:

@@ -87,7 +87,7 @@ def bench(
 
     from rich.console import Console
 
-    from zkagg._bench import FULL, QUICK, BenchConfig, headline_ratio, run_bench, write_outputs
+    from zkagg._bench.measure import FULL, QUICK, BenchConfig, headline_ratio, run_bench, write_outputs
     from zkagg._errors import InvalidArgument
 
     started = time.perf_counter()

@@ -25,8 +25,8 @@ def example(
     import numpy as np
     import onnxruntime as ort
 
-    from zkagg._artifacts import RunArgs, build_circuit
-    from zkagg._prover import load_input, prove, public_values, verify
+    from zkagg._prover.artifacts import RunArgs, build_circuit
+    from zkagg._prover.proof import load_input, prove, public_values, verify
     from zkagg.cli._progress import PhaseProgress
 
     started = time.perf_counter()

@@ -52,11 +52,11 @@ def prove(
     json_output: JsonOption = False,
 ) -> None:
     """Prove MODEL on INPUT with EZKL; keys are built once per model and reused from the cache."""
-    from zkagg._artifacts import RunArgs, build_circuit
-    from zkagg._artifacts import export_artifacts as export
     from zkagg._errors import InvalidArgument
-    from zkagg._prover import prove as run_prove
-    from zkagg._srs import load_srs
+    from zkagg._prover.artifacts import RunArgs, build_circuit
+    from zkagg._prover.artifacts import export_artifacts as export
+    from zkagg._prover.proof import prove as run_prove
+    from zkagg._prover.srs import load_srs
     from zkagg.cli._progress import PhaseProgress
 
     started = time.perf_counter()

@@ -17,8 +17,8 @@ from zkagg._errors import InvalidArgument
 from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 if TYPE_CHECKING:
-    from zkagg._deployment import Deployment
-    from zkagg._keys import Identity
+    from zkagg._protocol.deployment import Deployment
+    from zkagg._protocol.keys import Identity
     from zkagg.da import CelestiaClient
 
 DeploymentOpt = Annotated[
@@ -48,8 +48,8 @@ def _say(json_output: bool, text: str, **fields: object) -> None:
 
 
 def _load(deployment: Path, keys: Path) -> tuple[Deployment, Identity]:
-    from zkagg._deployment import Deployment
-    from zkagg._keys import Identity as _Identity
+    from zkagg._protocol.deployment import Deployment
+    from zkagg._protocol.keys import Identity as _Identity
 
     return Deployment.load(deployment), _Identity.load(keys)
 
@@ -107,7 +107,7 @@ def init(
     json_output: JsonOption = False,
 ) -> None:
     """Create a deployment: public deployment.json and one key directory per party."""
-    from zkagg._deployment import DeploymentKeys
+    from zkagg._protocol.deployment import DeploymentKeys
 
     if norm_bound is not None and not (math.isfinite(norm_bound) and norm_bound > 0):
         raise InvalidArgument(f"--norm-bound must be a positive finite number, not {norm_bound}")
@@ -151,7 +151,7 @@ def coordinator(
     json_output: JsonOption = False,
 ) -> None:
     """Open, judge and close rounds; restart it with the same --state after a crash."""
-    from zkagg._round import Coordinator
+    from zkagg._protocol.coordinator import Coordinator
 
     dep, identity = _load(deployment, keys)
     backend = _backend(da, token)
@@ -213,7 +213,8 @@ def shard(
     json_output: JsonOption = False,
 ) -> None:
     """Aggregate and prove a shard's cohort every round."""
-    from zkagg._round import ShardAggregator, find_manifest
+    from zkagg._protocol.reading import find_manifest
+    from zkagg._protocol.shard import ShardAggregator
 
     dep, identity = _load(deployment, keys)
     if index >= dep.n_shards:
@@ -268,10 +269,11 @@ def client(
     json_output: JsonOption = False,
 ) -> None:
     """Train, commit and post updates every round (one process may play several clients)."""
-    from zkagg._deployment import Deployment
-    from zkagg._fl_data import dirichlet_partition, load_digits_task
-    from zkagg._keys import Identity
-    from zkagg._round import ClientParty, find_manifest
+    from zkagg._fl.data import dirichlet_partition, load_digits_task
+    from zkagg._protocol.client import ClientParty
+    from zkagg._protocol.deployment import Deployment
+    from zkagg._protocol.keys import Identity
+    from zkagg._protocol.reading import find_manifest
 
     dep = Deployment.load(deployment)
     indices = parse_indices(index, dep.n_clients, "--index")

@@ -12,7 +12,7 @@ import typer
 from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
 
 if TYPE_CHECKING:
-    from zkagg._run import RoundRow, RunReport
+    from zkagg._protocol.run import RoundRow, RunReport
 
 RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 
@@ -163,7 +163,7 @@ def _run(
     from rich.live import Live
 
     from zkagg._errors import InvalidArgument
-    from zkagg._run import RunConfig, run_deployment
+    from zkagg._protocol.run import RunConfig, run_deployment
 
     if rule not in RULES:
         raise InvalidArgument(f"--rule must be one of {', '.join(RULES)}, not {rule!r}")

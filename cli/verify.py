@@ -28,11 +28,11 @@ def verify(
     json_output: JsonOption = False,
 ) -> None:
     """Verify PROOF. Exit codes: 0 valid, 6 invalid proof, 7 missing or corrupt artifacts, 2 bad arguments."""
-    from zkagg._artifacts import find_cached_artifacts, load_artifacts
     from zkagg._errors import InvalidArgument
-    from zkagg._prover import Proof, public_values
-    from zkagg._prover import verify as run_verify
-    from zkagg._srs import load_srs
+    from zkagg._prover.artifacts import find_cached_artifacts, load_artifacts
+    from zkagg._prover.proof import Proof, public_values
+    from zkagg._prover.proof import verify as run_verify
+    from zkagg._prover.srs import load_srs
 
     if (srs is None) != (srs_sha256 is None):
         raise InvalidArgument("--srs and --srs-sha256 go together: an SRS given by hand is checked by hash")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zkagg import ArtifactError, CircuitError, InvalidArgument, RunArgs, build_circuit, load_artifacts
-from zkagg._artifacts import export_artifacts, find_cached_artifacts
+from zkagg._prover.artifacts import export_artifacts, find_cached_artifacts
 
 from .conftest import EXAMPLES
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zkagg import InvalidArgument
-from zkagg._bench import BenchConfig
+from zkagg._bench.measure import BenchConfig
 from zkagg.cli.app import app
 
 runner = CliRunner()

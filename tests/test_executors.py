@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from zkagg import AggregationSpec, InvalidArgument, aggregate_shard, commit_update, verify_shard
+from zkagg._aggregation.rules import plan_rule
 from zkagg._executors import (
     LocalExecutor,
     SerialExecutor,
     make_executor,
     task_memory_bytes,
 )
-from zkagg._robust import plan_rule
 
 SPEC = AggregationSpec(rule="median", chunk_size=64, scale=13)
 N_CLIENTS, LENGTH = 3, 100  # two chunks of 64

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zkagg import ArtifactError, CircuitError, InvalidArgument, InvalidProof, ProvingError
-from zkagg._ezkl import KNOWN_MESSAGES, call_ezkl, translate_ezkl_error
+from zkagg._prover.ezkl import KNOWN_MESSAGES, call_ezkl, translate_ezkl_error
 
 # (function, message as ezkl 23.0.5 raised it, expected class). Collected by provoking each failure.
 OBSERVED = [

@@ -7,7 +7,7 @@ import pytest
 
 from zkagg import ArtifactError, InvalidArgument, dev_srs, load_srs
 from zkagg._home import sha256_file
-from zkagg._srs import find_srs, read_srs_logrows, srs_file_size
+from zkagg._prover.srs import find_srs, read_srs_logrows, srs_file_size
 
 
 def test_dev_srs_is_generated_once_and_insecure(zkagg_home: Path) -> None:

@@ -10,16 +10,10 @@ from __future__ import annotations
 import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from zkagg._artifacts import (
-    CircuitArtifacts,
-    RunArgs,
-    build_circuit,
-    export_artifacts,
-    load_artifacts,
-)
-from zkagg._audit import AuditReport, audit
-from zkagg._commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
-from zkagg._deployment import Deployment, DeploymentKeys
+from zkagg._aggregation.norm import NormProof, prove_norm, verify_norm
+from zkagg._aggregation.records import ChunkProof, ShardAggregate
+from zkagg._aggregation.shard import aggregate_shard, combine_shards, verify_shard
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._errors import (
     ArtifactError,
     BlobNotFound,
@@ -38,10 +32,16 @@ from zkagg._errors import (
 )
 from zkagg._executors import LocalExecutor, RayExecutor, SerialExecutor, make_executor
 from zkagg._field import FIELD_MODULUS, dequantize, quantize
-from zkagg._fl_data import DigitsData, load_digits_task
-from zkagg._guard import MessageGuard
-from zkagg._keys import EncryptionKey, Identity, SigningKey
-from zkagg._messages import (
+from zkagg._fl.data import DigitsData, load_digits_task
+from zkagg._kzg.commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
+from zkagg._protocol.audit import AuditReport, audit
+from zkagg._protocol.client import ClientParty
+from zkagg._protocol.coordinator import Coordinator
+from zkagg._protocol.deployment import Deployment, DeploymentKeys
+from zkagg._protocol.guard import MessageGuard
+from zkagg._protocol.judge import RoundJudgement, judge_round
+from zkagg._protocol.keys import EncryptionKey, Identity, SigningKey
+from zkagg._protocol.messages import (
     ClientUpdate,
     GlobalResult,
     RoundManifest,
@@ -50,33 +50,31 @@ from zkagg._messages import (
     VerdictReason,
     decode_message,
 )
-from zkagg._norm import NormProof, prove_norm, verify_norm
-from zkagg._prover import Proof, is_valid, load_input, prove, public_values, verify
-from zkagg._round import ClientParty, Coordinator, RoundJudgement, ShardAggregator, judge_round
-from zkagg._run import RunConfig, RunReport, run_deployment
-from zkagg._shard import ChunkProof, ShardAggregate, aggregate_shard, combine_shards, verify_shard
-from zkagg._sharding import assign_shard, deployment_namespaces
-from zkagg._spec import AggregationSpec
-from zkagg._srs import SRS, dev_srs, load_srs
+from zkagg._protocol.run import RunConfig, RunReport, run_deployment
+from zkagg._protocol.shard import ShardAggregator
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces
+from zkagg._prover.artifacts import CircuitArtifacts, RunArgs, build_circuit, export_artifacts, load_artifacts
+from zkagg._prover.proof import Proof, is_valid, load_input, prove, public_values, verify
+from zkagg._prover.srs import SRS, dev_srs, load_srs
 
 # The federated-learning workload needs torch: its names load on first use, so that `import zkagg`
 # (and `zkagg --help`) stays fast.
 _LAZY: dict[str, str] = {
-    "DigitsMLP": "zkagg._fl_model",
-    "TrainConfig": "zkagg._fl_model",
-    "local_train": "zkagg._fl_model",
-    "FLConfig": "zkagg._fl_sim",
-    "run_reference": "zkagg._fl_sim",
-    "QualityProof": "zkagg._quality",
-    "QualitySpec": "zkagg._quality",
-    "prove_quality": "zkagg._quality",
-    "verify_quality": "zkagg._quality",
+    "DigitsMLP": "zkagg._fl.model",
+    "TrainConfig": "zkagg._fl.model",
+    "local_train": "zkagg._fl.model",
+    "FLConfig": "zkagg._fl.sim",
+    "run_reference": "zkagg._fl.sim",
+    "QualityProof": "zkagg._fl.quality",
+    "QualitySpec": "zkagg._fl.quality",
+    "prove_quality": "zkagg._fl.quality",
+    "verify_quality": "zkagg._fl.quality",
 }
 
 if _TYPE_CHECKING:
-    from zkagg._fl_model import DigitsMLP, TrainConfig, local_train
-    from zkagg._fl_sim import FLConfig, run_reference
-    from zkagg._quality import QualityProof, QualitySpec, prove_quality, verify_quality
+    from zkagg._fl.model import DigitsMLP, TrainConfig, local_train
+    from zkagg._fl.quality import QualityProof, QualitySpec, prove_quality, verify_quality
+    from zkagg._fl.sim import FLConfig, run_reference
 
 
 def __getattr__(name: str) -> object:

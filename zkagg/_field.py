@@ -36,6 +36,7 @@ from py_ecc.optimized_bn128.optimized_curve import curve_order as _PY_ECC_CURVE_
 sys.setrecursionlimit(_RECURSION_LIMIT)
 
 __all__ = [
+    "IntArray",
     "FIELD_MODULUS",
     "MAX_SCALE",
     "dequantize",
@@ -46,6 +47,9 @@ __all__ = [
     "quantize",
     "signed_to_felt",
 ]
+
+#: An integer vector or matrix: quantized values, exact sums, integer model updates.
+IntArray = npt.NDArray[np.int64]
 
 #: The BN254 (alt_bn128) scalar field modulus r, the field ezkl's circuits work in.
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617

@@ -1,6 +1,6 @@
 """A small deterministic binary encoding for round messages: fixed schemas, big-endian, validated.
 
-Every round message (:mod:`zkagg._messages`) is written as a fixed sequence of fields, no tags and
+Every round message (:mod:`zkagg._protocol.messages`) is written as a fixed sequence of fields, no tags and
 no optional padding, so one value has exactly one encoding::
 
     message   = magic "ZKAG" (4 bytes) | type (u8) | version (u8) | fields...

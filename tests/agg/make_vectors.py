@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from zkagg import FIELD_MODULUS, AggregationSpec, ShardAggregate
-from zkagg._shard import ChunkProof
+from zkagg._aggregation.records import ChunkProof
 
 DATA = Path(__file__).parent / "data"
 SRS_SHA = "11" * 32  # a fixed SRS identity: no SRS is needed to encode or decode
@@ -22,9 +22,9 @@ def vectors() -> dict[str, ShardAggregate]:
     values = [int(v) for v in rng.integers(-(2**40), 2**40, 8)]
     sums = (tuple(v % FIELD_MODULUS for v in values[:4]), tuple(v % FIELD_MODULUS for v in values[4:]))
     weights = (3, 1, 7)
-    from zkagg._shard import _rescale
+    from zkagg._aggregation.records import fedavg_aggregate
 
-    agg = _rescale(sums, sum(weights), 13, 7, 4)
+    agg = fedavg_aggregate(sums, sum(weights), 13, 7, 4)
     salted = AggregationSpec(rule="fedavg", chunk_size=4, scale=13, salted=True, srs_sha256=SRS_SHA)
     salted_sums = tuple((*s, int(rng.integers(0, 2**62)) * 2**190 % FIELD_MODULUS) for s in sums)
     median = AggregationSpec(rule="median", chunk_size=4, scale=10, srs_sha256=SRS_SHA)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from zkagg import InvalidArgument, quantize
-from zkagg._aggregate_ref import (
+from zkagg._aggregation.reference import (
     byzantine_updates,
     clipped_fedavg,
     clipped_fedavg_int,

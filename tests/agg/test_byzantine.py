@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zkagg._aggregate_ref import byzantine_updates, clipped_fedavg, fedavg, median, trimmed_mean
+from zkagg._aggregation.reference import byzantine_updates, clipped_fedavg, fedavg, median, trimmed_mean
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

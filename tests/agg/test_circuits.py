@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 
 from zkagg import InvalidArgument
-from zkagg._aggregate_ref import fedavg_sum_int, median_int, trim_count, trimmed_mean_int
+from zkagg._aggregation.reference import fedavg_sum_int, median_int, trim_count, trimmed_mean_int
 from zkagg.circuits._graph import SIGN_METHODS, Circuit, float_reference, order_statistic_delta
 from zkagg.circuits.baselines import matmul_fedavg_circuit, topk_median_circuit, topk_trimmed_mean_circuit
 from zkagg.circuits.clipped_fedavg import clipped_fedavg_circuit

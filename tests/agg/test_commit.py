@@ -9,18 +9,17 @@ import pytest
 from py_ecc.optimized_bn128 import add, eq, multiply
 
 from zkagg import CommitmentMismatch, InvalidArgument
-from zkagg._commit import (
+from zkagg._field import FIELD_MODULUS, quantize
+from zkagg._kzg.commit import (
     CommitmentDomain,
     UpdateCommitment,
     column_capacity,
     commit_chunk,
     commit_update,
     commitment_domain,
-    point_from_py_ecc,
-    point_to_py_ecc,
     zero_commitment,
 )
-from zkagg._field import FIELD_MODULUS, quantize
+from zkagg._kzg.points import point_from_py_ecc, point_to_py_ecc
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +29,8 @@ def domain() -> CommitmentDomain:
 
 def test_column_holds_capacity_values_and_no_more(domain: CommitmentDomain) -> None:
     # Prepare
-    from zkagg._commit import _felt_hex, _reference
-    from zkagg._ezkl import call_ezkl
+    from zkagg._kzg.commit import _felt_hex, _reference
+    from zkagg._prover.ezkl import call_ezkl
 
     cap = column_capacity(15)
     # Execute

@@ -23,9 +23,9 @@ from zkagg import (
     commit_update,
     verify_shard,
 )
-from zkagg._aggregate_ref import fedavg_rescale
-from zkagg._commit import UpdateCommitment
-from zkagg._shard import combine_shards
+from zkagg._aggregation.reference import fedavg_rescale
+from zkagg._aggregation.shard import combine_shards
+from zkagg._kzg.commit import UpdateCommitment
 
 pytestmark = pytest.mark.slow
 

@@ -24,8 +24,8 @@ from zkagg import (
     commit_update,
     verify_shard,
 )
-from zkagg._aggregate_ref import fedavg
-from zkagg._shard import _rescale
+from zkagg._aggregation.records import fedavg_aggregate
+from zkagg._aggregation.reference import fedavg
 
 SPEC = AggregationSpec(rule="fedavg", chunk_size=64, scale=13)
 WEIGHTS = [3, 1, 7, 2]
@@ -48,7 +48,7 @@ def shard() -> Shard:
 
 def with_sums(result: ShardAggregate, sums: list[list[int]]) -> ShardAggregate:
     """A result whose sums were replaced, with the aggregate recomputed so that only the sums lie."""
-    agg = _rescale(sums, result.total_weight, SPEC.scale, result.length, SPEC.chunk_size)
+    agg = fedavg_aggregate(sums, result.total_weight, SPEC.scale, result.length, SPEC.chunk_size)
     return dataclasses.replace(result, sums=tuple(tuple(s) for s in sums), aggregate=agg)
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from zkagg import CommitmentMismatch, InvalidArgument, InvalidProof, ProtocolError
-from zkagg._commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
+from zkagg._aggregation.norm import NormProof, chunks_per_proof, lookup_bound, prove_norm, verify_norm
 from zkagg._field import quantize
-from zkagg._norm import NormProof, chunks_per_proof, lookup_bound, prove_norm, verify_norm
+from zkagg._kzg.commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
 
 SCALE = 13
 L2 = 12.0
@@ -189,7 +189,7 @@ def test_lookup_bound_arguments_are_checked(kwargs: dict[str, object], message: 
 
 
 def test_lookup_range_run_argument_is_validated_and_keeps_old_cache_keys() -> None:
-    from zkagg._artifacts import RunArgs
+    from zkagg._prover.artifacts import RunArgs
 
     assert "lookup_range" not in RunArgs().canonical()
     assert RunArgs(lookup_range=(-5, 5)).canonical()["lookup_range"] == [-5, 5]

@@ -17,7 +17,7 @@ import onnxruntime as ort
 import pytest
 
 from zkagg import CommitmentMismatch, InvalidArgument, InvalidProof
-from zkagg._aggregate_ref import (
+from zkagg._aggregation.reference import (
     clipped_fedavg,
     fedavg,
     fedavg_sum_int,
@@ -26,21 +26,21 @@ from zkagg._aggregate_ref import (
     trimmed_mean,
     trimmed_mean_int,
 )
-from zkagg._commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
-from zkagg._field import quantize
-from zkagg._prover import prove
-from zkagg._robust import (
+from zkagg._aggregation.rules import (
     FACTOR_BITS,
     ChunkRuleProof,
     RuleResult,
     aggregate_to_int,
     domain_artifacts,
-    proof_input_commitments,
     prove_rule,
     rule_circuit,
     sign_method,
     verify_rule,
 )
+from zkagg._field import quantize
+from zkagg._kzg.commit import CommitmentDomain, UpdateCommitment, commit_update, commitment_domain
+from zkagg._kzg.points import proof_input_commitments
+from zkagg._prover.proof import prove
 from zkagg.circuits._graph import SIGN_METHODS
 from zkagg.circuits._graph import float_reference as float_graph
 
@@ -170,7 +170,7 @@ def onnxruntime_output(name: str, s: Shard, result: RuleResult) -> np.ndarray:
         **{k: v for k, v in RULES[name].items() if k != "clip_norm"},
     )
     cs = s.domain.chunk_size
-    from zkagg._robust import _chunk_inputs
+    from zkagg._aggregation.rules import _chunk_inputs
 
     x = np.zeros((s.quantized.shape[0], cs), dtype=np.int64)
     x[:, : min(cs, s.quantized.shape[1])] = s.quantized[:, :cs]

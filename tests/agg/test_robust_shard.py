@@ -1,4 +1,4 @@
-"""The proven rules through the public API: aggregate_shard / verify_shard dispatch to zkagg._robust.
+"""The proven rules through the public API: aggregate_shard / verify_shard dispatch to zkagg._aggregation.rules.
 
 Synthetic Byzantine data (30% of clients sign-flipped and scaled 10x): the proven median stays close
 to the honest aggregate while plain FedAvg does not; the encoding round-trips; forgeries fail.
@@ -11,11 +11,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from zkagg._aggregate_ref import byzantine_updates, fedavg
-from zkagg._commit import commit_update
+from zkagg._aggregation.records import ShardAggregate
+from zkagg._aggregation.reference import byzantine_updates, fedavg
+from zkagg._aggregation.shard import aggregate_shard, verify_shard
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._errors import InvalidProof
-from zkagg._shard import ShardAggregate, aggregate_shard, verify_shard
-from zkagg._spec import AggregationSpec
+from zkagg._kzg.commit import commit_update
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The public API end to end for a proven rule (median), through zkagg._robust's registered backend."""
+"""The public API end to end for a proven rule (median), through zkagg._aggregation.rules's registered backend."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from zkagg import (
     commit_update,
     verify_shard,
 )
-from zkagg._aggregate_ref import median
+from zkagg._aggregation.reference import median
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zkagg._errors import InvalidArgument
-from zkagg._fl_data import DIGITS_FEATURES, dirichlet_partition, label_skew, load_digits_task
+from zkagg._fl.data import DIGITS_FEATURES, dirichlet_partition, label_skew, load_digits_task
 
 
 def test_splits_are_disjoint_scaled_and_deterministic() -> None:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from zkagg._errors import InvalidArgument
-from zkagg._fl_data import load_digits_task
-from zkagg._fl_model import (
+from zkagg._fl.data import load_digits_task
+from zkagg._fl.model import (
     DigitsMLP,
     TrainConfig,
     accuracy,
@@ -20,7 +20,7 @@ from zkagg._fl_model import (
     set_flat_params,
     torch_threads,
 )
-from zkagg._fl_sim import FLConfig, aggregate_updates, run_reference, shard_assignment
+from zkagg._fl.sim import FLConfig, aggregate_updates, run_reference, shard_assignment
 
 
 def test_layout_is_stable_and_documented() -> None:

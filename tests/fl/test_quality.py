@@ -2,7 +2,7 @@
 
 The proofs here use a 16-sample probe and 2 advice columns (26k rows, logrows 15) so that the
 module stays within about a minute of proving on a quiet 2-core machine; the deployment default
-(:class:`zkagg._quality.QualitySpec`: 40 samples, 4 columns) differs only in size.
+(:class:`zkagg._fl.quality.QualitySpec`: 40 samples, 4 columns) differs only in size.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 
 from zkagg import CommitmentMismatch, InvalidArgument, InvalidProof, dequantize, quantize
-from zkagg._fl_data import load_digits_task
-from zkagg._fl_sim import FLConfig, run_reference
-from zkagg._quality import (
+from zkagg._fl.data import load_digits_task
+from zkagg._fl.quality import (
     QualityProof,
     QualitySpec,
     model_commitments,
     prove_quality,
     quality_artifacts,
-    shard_model_commitments,
     verify_quality,
 )
+from zkagg._fl.sim import FLConfig, run_reference
+from zkagg._kzg.points import shard_model_commitments
 from zkagg.circuits.shard_model import correct_count, margins
 
 pytestmark = pytest.mark.slow

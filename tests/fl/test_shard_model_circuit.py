@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 
 from zkagg._errors import InvalidArgument
-from zkagg._fl_data import load_digits_task
-from zkagg._fl_model import forward_numpy, param_count
+from zkagg._fl.data import load_digits_task
+from zkagg._fl.model import forward_numpy, param_count
 from zkagg.circuits.shard_model import (
     build_shard_model_onnx,
     chunk_lengths,
@@ -45,7 +45,7 @@ def test_graph_counts_like_numpy(chunk_size: int | None, seed: int) -> None:
 
 
 def test_graph_counts_a_trained_model_like_argmax() -> None:
-    from zkagg._fl_sim import FLConfig, run_reference
+    from zkagg._fl.sim import FLConfig, run_reference
 
     data = load_digits_task(probe_size=40)
     params = run_reference(FLConfig(rounds=1), data=data).params
@@ -89,7 +89,7 @@ def test_bad_probe_is_refused() -> None:
 
 
 def test_default_run_args_are_the_default_quality_spec() -> None:
-    from zkagg._quality import QualitySpec
+    from zkagg._fl.quality import QualitySpec
     from zkagg.circuits.shard_model import DEFAULT_RUN_ARGS
 
     spec = QualitySpec.for_digits(load_digits_task())
@@ -99,7 +99,7 @@ def test_default_run_args_are_the_default_quality_spec() -> None:
 
 
 def test_spec_description_names_the_probe() -> None:
-    from zkagg._quality import QualitySpec
+    from zkagg._fl.quality import QualitySpec
 
     a = QualitySpec.for_digits(load_digits_task()).describe()
     b = QualitySpec.for_digits(load_digits_task(seed=1)).describe()

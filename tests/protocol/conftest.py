@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from zkagg._keys import EncryptionKey, SigningKey, client_id_for
-from zkagg._messages import (
+from zkagg._protocol.keys import EncryptionKey, SigningKey, client_id_for
+from zkagg._protocol.messages import (
     BlobRef,
     CircuitRef,
     ClientUpdate,
@@ -24,7 +24,7 @@ from zkagg._messages import (
     ShardVerdict,
     VerdictReason,
 )
-from zkagg._sharding import assign_shard
+from zkagg._protocol.sharding import assign_shard
 from zkagg.da import Namespace, PayloadRef
 
 DEPLOYMENT = hashlib.sha256(b"zkagg test deployment").digest()

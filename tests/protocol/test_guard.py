@@ -10,10 +10,10 @@ import pytest
 
 from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment, signing_key
 from zkagg._errors import ProtocolError
-from zkagg._guard import MessageGuard, check_manifest
-from zkagg._keys import SigningKey
-from zkagg._messages import BlobRef, ClientUpdate, IncludedUpdate, RoundManifest, VerdictReason
-from zkagg._sharding import deployment_namespaces
+from zkagg._protocol.guard import MessageGuard, check_manifest
+from zkagg._protocol.keys import SigningKey
+from zkagg._protocol.messages import BlobRef, ClientUpdate, IncludedUpdate, RoundManifest, VerdictReason
+from zkagg._protocol.sharding import deployment_namespaces
 
 # seed height 10, updates_by 15, results_by 20, 4 shards, quorum 3
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from tests.protocol.conftest import DEPLOYMENT, Deployment, encryption_key, signing_key
 from zkagg._errors import ArtifactError, InvalidArgument, ProtocolError
-from zkagg._keys import (
+from zkagg._protocol.keys import (
     SEAL_OVERHEAD,
     EncryptionKey,
     Identity,

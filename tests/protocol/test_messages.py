@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.protocol.conftest import DEPLOYMENT, Deployment, signing_key
 from zkagg._errors import InvalidArgument, ProtocolError
-from zkagg._messages import (
+from zkagg._protocol.messages import (
     BlobRef,
     CircuitRef,
     ClientUpdate,

@@ -14,9 +14,16 @@ import pytest
 
 from tests.protocol.conftest import Deployment
 from zkagg._errors import ProtocolError
-from zkagg._guard import MessageGuard, check_manifest
-from zkagg._messages import BlobRef, ClientUpdate, GlobalResult, RoundManifest, ShardResult, decode_message
-from zkagg._sharding import deployment_namespaces, fetch_seed
+from zkagg._protocol.guard import MessageGuard, check_manifest
+from zkagg._protocol.messages import (
+    BlobRef,
+    ClientUpdate,
+    GlobalResult,
+    RoundManifest,
+    ShardResult,
+    decode_message,
+)
+from zkagg._protocol.sharding import deployment_namespaces, fetch_seed
 from zkagg.da import Blob, DABackend, EmbeddedNode, MemoryBackend, Namespace, read_payload, write_payload
 
 

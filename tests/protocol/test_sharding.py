@@ -9,7 +9,7 @@ import pytest
 
 from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment
 from zkagg._errors import InvalidArgument, ProtocolError
-from zkagg._sharding import (
+from zkagg._protocol.sharding import (
     RoundPhase,
     assign_shard,
     assignment_seed,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.protocol import vectors
-from zkagg._keys import EncryptionKey, _seal_with, client_id_for, open_sealed
-from zkagg._messages import decode_message
-from zkagg._sharding import assign_shard, deployment_namespaces
+from zkagg._protocol.keys import EncryptionKey, _seal_with, client_id_for, open_sealed
+from zkagg._protocol.messages import decode_message
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment, encryption_key
-from zkagg._keys import _seal_with, client_id_for, update_aad
-from zkagg._messages import ClientUpdate, IncludedUpdate, Message, ShardResult
-from zkagg._sharding import assign_shard, deployment_namespaces
+from zkagg._protocol.keys import _seal_with, client_id_for, update_aad
+from zkagg._protocol.messages import ClientUpdate, IncludedUpdate, Message, ShardResult
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg.da import Namespace, PayloadRef
 
 PATH = Path(__file__).parent / "data" / "vectors_v1.json"

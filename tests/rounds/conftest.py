@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from zkagg._deployment import Deployment
-from zkagg._run import RunConfig, RunReport, run_deployment
+from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.run import RunConfig, RunReport, run_deployment
 from zkagg.da import EmbeddedNode
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from zkagg._deployment import Deployment, DeploymentKeys
 from zkagg._errors import ArtifactError, InvalidArgument
-from zkagg._keys import Identity, client_id_for
-from zkagg._messages import ShardKeys
+from zkagg._protocol.deployment import Deployment, DeploymentKeys
+from zkagg._protocol.keys import Identity, client_id_for
+from zkagg._protocol.messages import ShardKeys
 
 
 @pytest.fixture(scope="module")

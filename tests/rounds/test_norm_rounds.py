@@ -15,30 +15,29 @@ from typing import Any
 import numpy as np
 import pytest
 
-from zkagg._audit import audit
-from zkagg._commit import commit_update
-from zkagg._deployment import Deployment, DeploymentKeys
+from zkagg._aggregation.norm import NormProof, clip_to_norm, prove_norm
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof, ProtocolError, ZkaggError
-from zkagg._keys import SEAL_OVERHEAD, client_id_for
-from zkagg._messages import BlobRef, ClientUpdate, GlobalResult, RoundManifest, ShardVerdict, VerdictReason
-from zkagg._norm import NormProof, prove_norm
-from zkagg._round import (
-    LATE_GRACE,
-    ClientParty,
-    Coordinator,
-    ShardAggregator,
-    ShardReport,
-    Ticker,
-    clip_to_norm,
-    encode_vector,
-    judge_round,
-    read_range,
-    vector_commitment,
-    verify_client_norm,
-    wait_height,
+from zkagg._kzg.commit import commit_update
+from zkagg._protocol.audit import audit
+from zkagg._protocol.client import ClientParty
+from zkagg._protocol.coordinator import Coordinator
+from zkagg._protocol.deployment import Deployment, DeploymentKeys
+from zkagg._protocol.guard import verify_client_norm
+from zkagg._protocol.judge import LATE_GRACE, judge_round
+from zkagg._protocol.keys import SEAL_OVERHEAD, client_id_for
+from zkagg._protocol.messages import (
+    BlobRef,
+    ClientUpdate,
+    GlobalResult,
+    RoundManifest,
+    ShardVerdict,
+    VerdictReason,
 )
-from zkagg._run import RunConfig
-from zkagg._sharding import deployment_namespaces
+from zkagg._protocol.reading import Ticker, read_range, wait_height
+from zkagg._protocol.run import RunConfig
+from zkagg._protocol.shard import ShardAggregator, ShardReport
+from zkagg._protocol.sharding import deployment_namespaces
+from zkagg._protocol.vectors import encode_vector, vector_commitment
 from zkagg.da import Blob, EmbeddedNode, write_payload
 
 BOUND = 1.0
@@ -260,7 +259,7 @@ class ManualRound:
 @pytest.fixture
 def manual_round(tmp_path: Path) -> Iterator[Callable[..., ManualRound]]:
     """``manual_round(omitting=i, shard_attack=...)``: two clients; client ``i`` sign-flips, posts no proof."""
-    from zkagg._fl_data import dirichlet_partition, load_digits_task
+    from zkagg._fl.data import dirichlet_partition, load_digits_task
 
     opened: list[tuple[EmbeddedNode, Coordinator]] = []
 

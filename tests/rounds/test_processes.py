@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from zkagg._deployment import Deployment
-from zkagg._messages import GlobalResult
-from zkagg._round import read_range
-from zkagg._sharding import deployment_namespaces
+from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.messages import GlobalResult
+from zkagg._protocol.reading import read_range
+from zkagg._protocol.sharding import deployment_namespaces
 from zkagg.da import CelestiaClient
 from zkagg.da._server import spawn_server
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from zkagg._audit import audit
+from zkagg._protocol.audit import audit
 
 
 @pytest.mark.slow

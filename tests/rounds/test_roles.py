@@ -7,21 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zkagg._commit import commit_update
-from zkagg._deployment import DeploymentKeys
+from zkagg._aggregation.compose import round_div
 from zkagg._errors import InvalidArgument, ProtocolError
-from zkagg._fl_data import dirichlet_partition, load_digits_task
-from zkagg._messages import ClientUpdate
-from zkagg._round import (
-    ClientParty,
-    Coordinator,
-    ShardAggregator,
-    Ticker,
-    decode_vector,
-    encode_vector,
-    round_div,
-)
-from zkagg._sharding import assign_shard, deployment_namespaces, fetch_seed
+from zkagg._fl.data import dirichlet_partition, load_digits_task
+from zkagg._kzg.commit import commit_update
+from zkagg._protocol.client import ClientParty
+from zkagg._protocol.coordinator import Coordinator
+from zkagg._protocol.deployment import DeploymentKeys
+from zkagg._protocol.messages import ClientUpdate
+from zkagg._protocol.reading import Ticker
+from zkagg._protocol.shard import ShardAggregator
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces, fetch_seed
+from zkagg._protocol.vectors import decode_vector, encode_vector
 from zkagg.da import Blob, EmbeddedNode
 
 

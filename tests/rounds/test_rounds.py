@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from zkagg._audit import audit
-from zkagg._keys import Identity
-from zkagg._messages import GlobalResult
-from zkagg._round import Coordinator, read_range
-from zkagg._sharding import deployment_namespaces
+from zkagg._protocol.audit import audit
+from zkagg._protocol.coordinator import Coordinator
+from zkagg._protocol.keys import Identity
+from zkagg._protocol.messages import GlobalResult
+from zkagg._protocol.reading import read_range
+from zkagg._protocol.sharding import deployment_namespaces
 from zkagg.da import EmbeddedNode
 
 

@@ -7,7 +7,7 @@ One protocol, :class:`Executor`, three implementations:
 * :class:`RayExecutor`: Ray tasks with memory requirements from the circuits' logrows (``ray`` extra).
 
 Chunk proofs of a shard, and the shards of a round, are independent :class:`ProveTask` objects, so
-every executor gives the same results; :func:`zkagg._robust.prove_rule` and
+every executor gives the same results; :func:`zkagg._aggregation.rules.prove_rule` and
 :func:`zkagg.aggregate_shard` take one as ``executor=``.
 """
 

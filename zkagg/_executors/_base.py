@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
 
-from zkagg._artifacts import RunArgs
 from zkagg._errors import InvalidArgument
-from zkagg._srs import MAX_LOGROWS, MIN_LOGROWS
+from zkagg._prover.artifacts import RunArgs, build_circuit
+from zkagg._prover.proof import prove
+from zkagg._prover.srs import MAX_LOGROWS, MIN_LOGROWS, srs_by_hash
 
 __all__ = [
     "EXECUTORS",
@@ -114,10 +115,6 @@ class TaskResult:
 
 def run_prove_task(task: ProveTask) -> TaskResult:
     """Make the task's proof in this process (what every executor's workers call)."""
-    from zkagg._artifacts import build_circuit
-    from zkagg._prover import prove
-    from zkagg._srs import srs_by_hash
-
     t0 = time.perf_counter()
     srs = None if task.srs_sha256 is None else srs_by_hash(task.srs_sha256, task.logrows, home=task.home)
     artifacts = build_circuit(task.onnx, task.run_args, srs=srs, home=task.home)

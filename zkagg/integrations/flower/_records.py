@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zkagg._commit import UpdateCommitment, commit_update
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._errors import InvalidArgument
-from zkagg._spec import AggregationSpec
+from zkagg._kzg.commit import UpdateCommitment, commit_update
 
 __all__ = [
     "COMMITMENT_KEY",

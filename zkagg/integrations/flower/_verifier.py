@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from logging import INFO, WARNING
 from typing import Any
 
-from zkagg._commit import UpdateCommitment, commit_update
+from zkagg._aggregation.records import ShardAggregate
+from zkagg._aggregation.shard import aggregate_shard, verify_shard
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._errors import CommitmentMismatch, InvalidArgument, ZkaggError
 from zkagg._executors._base import Executor
-from zkagg._shard import ShardAggregate, aggregate_shard, verify_shard
-from zkagg._spec import AggregationSpec
+from zkagg._kzg.commit import UpdateCommitment, commit_update
 from zkagg.integrations.flower._records import (
     COMMITMENT_KEY,
     RECORD_KEY,

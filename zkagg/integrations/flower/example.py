@@ -29,8 +29,8 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._errors import InvalidArgument
-from zkagg._spec import AggregationSpec
 from zkagg.integrations.flower._records import commit_arrays, spec_from_config
 from zkagg.integrations.flower.fedavg import ZkFedAvg
 from zkagg.integrations.flower.fedmedian import ZkFedMedian
@@ -56,7 +56,7 @@ _FEATURES, _CLASSES = 64, 10
 def _partition(
     partition_id: int, num_partitions: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    from zkagg._fl_data import load_digits_task
+    from zkagg._fl.data import load_digits_task
 
     data = load_digits_task(seed=0)
     x = np.asarray(data.x_train, dtype=np.float64)[partition_id::num_partitions]

@@ -7,8 +7,8 @@ from typing import Any
 
 from flwr.serverapp.strategy import FedAvg
 
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._executors._base import Executor
-from zkagg._spec import AggregationSpec
 from zkagg.integrations.flower._base import verified_aggregate_train
 from zkagg.integrations.flower._verifier import ZkaggVerifier
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from flwr.serverapp.strategy import FedMedian
 
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._executors._base import Executor
-from zkagg._spec import AggregationSpec
 from zkagg.integrations.flower._base import verified_aggregate_train
 from zkagg.integrations.flower._verifier import ZkaggVerifier
 
@@ -19,7 +19,7 @@ class ZkFedMedian(FedMedian):
     """Flower's FedMedian whose replies are checked against their commitments and whose median is proven.
 
     Every chunk of the coordinate-wise median is proven with zkagg's sign-count circuit over the
-    accepted clients' committed chunks (:mod:`zkagg._robust`) and the proofs are verified before
+    accepted clients' committed chunks (:mod:`zkagg._aggregation.rules`) and the proofs are verified before
     the aggregate is used. For an even number of clients the median is the mean of the two middle
     values rounded down at the spec's scale (Flower's is the float mean).
 

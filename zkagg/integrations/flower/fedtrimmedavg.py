@@ -7,9 +7,9 @@ from typing import Any
 
 from flwr.serverapp.strategy import FedTrimmedAvg
 
+from zkagg._aggregation.spec import AggregationSpec
 from zkagg._errors import InvalidArgument
 from zkagg._executors._base import Executor
-from zkagg._spec import AggregationSpec
 from zkagg.integrations.flower._base import verified_aggregate_train
 from zkagg.integrations.flower._verifier import ZkaggVerifier
 
@@ -20,7 +20,7 @@ class ZkFedTrimmedAvg(FedTrimmedAvg):
     """Flower's FedTrimmedAvg whose replies are checked against their commitments and whose result is proven.
 
     ``floor(beta * N)`` values are cut at each end of every coordinate, as Flower does; the
-    trimmed sum of every chunk is proven with zkagg's cut-point circuit (:mod:`zkagg._robust`).
+    trimmed sum of every chunk is proven with zkagg's cut-point circuit (:mod:`zkagg._aggregation.rules`).
 
     Parameters
     ----------

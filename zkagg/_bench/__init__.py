@@ -1,0 +1,1 @@
+"""The benchmark wing behind ``zkagg bench``: measurement apart from reporting."""

@@ -1,0 +1,278 @@
+"""Judging a closed round from the DA layer alone: one verdict per shard, and the next global model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from zkagg._aggregation.compose import compose_global, shard_update
+from zkagg._aggregation.records import ShardAggregate
+from zkagg._aggregation.shard import verify_shard
+from zkagg._errors import DAError, ProtocolError, ZkaggError
+from zkagg._field import IntArray
+from zkagg._kzg.commit import UpdateCommitment
+from zkagg._protocol import workload
+from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.guard import MessageGuard, verify_client_norm
+from zkagg._protocol.messages import (
+    PPM,
+    BlobRef,
+    ClientUpdate,
+    RoundManifest,
+    ShardResult,
+    ShardVerdict,
+    VerdictReason,
+)
+from zkagg._protocol.reading import global_ref, read_range
+from zkagg._protocol.sharding import deployment_namespaces, fetch_seed, has_quorum
+from zkagg._protocol.vectors import read_vector
+from zkagg.da import DABackend, PayloadRef, read_payload
+
+__all__ = ["LATE_GRACE", "Progress", "RoundJudgement", "ShardJudgement", "judge_round", "quiet"]
+
+#: Blocks after ``results_by`` the coordinator waits before judging: results posted in them are
+#: judged ``late`` rather than ``missing``. Part of the protocol, so the auditor reads the same range.
+LATE_GRACE: Final = 4
+#: Aggregates larger than this travel as a payload (:func:`zkagg.da.write_payload`), not inline.
+
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """A progress callback that says nothing."""
+
+
+@dataclass
+class ShardJudgement:
+    """The verdict on one shard and, when accepted, what enters the global model."""
+
+    verdict: ShardVerdict
+    aggregate: ShardAggregate | None = None
+    commitments: tuple[UpdateCommitment, ...] = ()
+    quality_accuracy: float | None = None
+    n_clients: int = 0
+
+
+@dataclass
+class RoundJudgement:
+    """Everything :func:`judge_round` derived for a round."""
+
+    manifest: RoundManifest
+    global_q: IntArray
+    shards: list[ShardJudgement]
+    next_global: IntArray | None
+    verify_seconds: float
+    client_updates: int
+    threshold: float
+
+    @property
+    def verdicts(self) -> tuple[ShardVerdict, ...]:
+        """One verdict per shard, in shard order."""
+        return tuple(s.verdict for s in self.shards)
+
+    @property
+    def accepted(self) -> list[int]:
+        """Accepted shards."""
+        return [s.verdict.shard for s in self.shards if s.verdict.accepted]
+
+
+def judge_round(
+    backend: DABackend,
+    deployment: Deployment,
+    manifest: RoundManifest,
+    *,
+    quality_spec: workload.QualitySpec | None = None,
+    verify_commitments: bool = False,
+    timeout: float = 600.0,
+    home: str | None = None,
+    progress: Progress = quiet,
+) -> RoundJudgement:
+    """Judge every shard of a closed round from the DA layer alone, and compose the next global model.
+
+    Reads the client updates in ``(seed_height, updates_by]`` (every shard namespace) and the shard
+    results in ``(updates_by, results_by + LATE_GRACE]`` (control namespace) in DA order through one
+    :class:`~zkagg._guard.MessageGuard`; a shard's verdict is its first result that passes the guard
+    (then its aggregate must be available and decode, verify against the included clients'
+    commitments and weights, and its quality proof must verify, be bound to ``g + u_k`` and meet the
+    manifest's threshold; with a deployment norm bound, every included client's update must carry
+    a valid norm proof, :func:`verify_client_norm`), or else the first rejection of a result signed
+    by its aggregator, or else the first rejection of a result claiming the shard, or else
+    ``missing``.
+    """
+    t0 = time.perf_counter()
+    dep = deployment
+    ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
+    backend.wait_for_height(manifest.results_by + LATE_GRACE, timeout=timeout)
+    seed = fetch_seed(backend, manifest, timeout)
+    global_q = read_vector(backend, global_ref(manifest), workload.n_params(dep), dep.scale, "global model")
+    guard = MessageGuard(manifest, seed, client_registry=dep.client_registry)
+    by_blob: dict[bytes, ClientUpdate] = {}
+    for posted in read_range(
+        backend,
+        list(ns.shards),
+        manifest.seed_height + 1,
+        manifest.updates_by,
+        verify_commitments=verify_commitments,
+    ):
+        u = posted.message
+        if not isinstance(u, ClientUpdate):
+            continue
+        try:
+            guard.check_client_update(
+                u, height=posted.height, namespace=posted.namespace, blob_commitment=posted.blob.commitment
+            )
+        except ProtocolError:
+            continue
+        by_blob[posted.blob.commitment] = u
+    threshold = manifest.quality_threshold_ppm / PPM
+    if dep.quality and quality_spec is None:
+        quality_spec = workload.quality_spec(dep)
+    context = _Context(backend, dep, manifest, by_blob, global_q, threshold, quality_spec, home)
+    final: dict[int, ShardJudgement] = {}
+    signed_rejection: dict[int, ShardJudgement] = {}
+    other_rejection: dict[int, ShardJudgement] = {}
+    for posted in read_range(
+        backend,
+        [ns.control],
+        manifest.updates_by + 1,
+        manifest.results_by + LATE_GRACE,
+        verify_commitments=verify_commitments,
+    ):
+        res = posted.message
+        if not isinstance(res, ShardResult) or not 0 <= res.shard < dep.n_shards or res.shard in final:
+            continue
+        ref = BlobRef(posted.height, posted.blob.commitment)
+        reason, detail = guard.judge_shard_result(
+            res, height=posted.height, namespace=posted.namespace, blob_commitment=posted.blob.commitment
+        )
+        if reason is not VerdictReason.ACCEPTED:
+            rejection = ShardJudgement(ShardVerdict(res.shard, reason, detail[:1000], ref))
+            signed = res.aggregator_key == manifest.shard_keys[res.shard].signing_key
+            if reason is VerdictReason.BAD_SIGNATURE or not signed:
+                other_rejection.setdefault(res.shard, rejection)
+            else:
+                signed_rejection.setdefault(res.shard, rejection)
+            continue
+        progress(f"verifying shard {res.shard}")
+        final[res.shard] = _judge_accepted(context, res, ref)
+    shards = []
+    for k in range(dep.n_shards):
+        judged: ShardJudgement | None = final.get(k) or signed_rejection.get(k) or other_rejection.get(k)
+        if judged is None:
+            judged = ShardJudgement(
+                ShardVerdict(
+                    k, VerdictReason.MISSING, f"no result of shard {k} by height {manifest.results_by}"
+                )
+            )
+        shards.append(judged)
+    accepted = [
+        (s.aggregate, s.commitments) for s in shards if s.verdict.accepted and s.aggregate is not None
+    ]
+    next_global = None
+    if has_quorum(manifest, [s.verdict.shard for s in shards if s.verdict.accepted]):
+        next_global = compose_global(dep.spec(), global_q, accepted)
+    return RoundJudgement(
+        manifest,
+        global_q,
+        shards,
+        next_global,
+        time.perf_counter() - t0,
+        len(by_blob),
+        threshold,
+    )
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What judging one shard result needs of its round."""
+
+    backend: DABackend
+    deployment: Deployment
+    manifest: RoundManifest
+    #: The round's client updates that passed the guard, by blob commitment.
+    by_blob: dict[bytes, ClientUpdate]
+    global_q: IntArray
+    threshold: float
+    quality_spec: workload.QualitySpec | None
+    home: str | None
+
+
+def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJudgement:
+    """The verdict on a shard result the guard accepted: availability, aggregate, norms, quality."""
+    backend, dep, manifest = context.backend, context.deployment, context.manifest
+    by_blob, global_q, home = context.by_blob, context.global_q, context.home
+    k = res.shard
+
+    def excluded(reason: VerdictReason, detail: str) -> ShardJudgement:
+        return ShardJudgement(ShardVerdict(k, reason, detail[:1000], ref))
+
+    if isinstance(res.aggregate, PayloadRef):
+        try:
+            encoded = read_payload(backend, res.aggregate)
+        except (DAError, ProtocolError) as exc:
+            return excluded(VerdictReason.WITHHELD, f"the aggregate payload is not available: {exc}")
+        except ZkaggError as exc:
+            return excluded(VerdictReason.WITHHELD, f"the aggregate payload cannot be read: {exc}")
+    else:
+        encoded = res.aggregate
+    try:
+        agg = ShardAggregate.from_bytes(encoded)
+    except ZkaggError as exc:
+        return excluded(VerdictReason.MALFORMED, f"the aggregate does not decode: {exc}")
+    commitments = []
+    weights = []
+    for item in res.included:
+        update = by_blob.get(item.commitment)
+        if update is None:  # the guard checked inclusion; this is a defensive double check
+            return excluded(
+                VerdictReason.BAD_INCLUSION, f"client {item.client_id.hex()} has no accepted update"
+            )
+        try:
+            commitments.append(UpdateCommitment.from_bytes(update.commitments))
+        except ZkaggError as exc:
+            return excluded(
+                VerdictReason.BAD_INCLUSION, f"client {item.client_id.hex()}'s commitment is malformed: {exc}"
+            )
+        weights.append(update.sample_count)
+    if dep.client_norm_bound is not None:
+        for item in res.included:
+            try:
+                verify_client_norm(dep, by_blob[item.commitment])
+            except ZkaggError as exc:
+                return excluded(
+                    VerdictReason.BAD_NORM_PROOF,
+                    f"client {item.client_id.hex()} (height {item.height}) has no valid norm proof: {exc}",
+                )
+    try:
+        verify_shard(dep.spec(), commitments, weights, agg)
+    except ZkaggError as exc:
+        return excluded(VerdictReason.BAD_AGGREGATE, str(exc))
+    accuracy = None
+    if dep.quality:
+        quality_spec = context.quality_spec or workload.quality_spec(dep)
+        try:
+            proof = workload.QualityProof.from_wire(res.quality_proof)
+            model = global_q + shard_update(agg)
+            expected = workload.model_commitments(model, quality_spec, home=home)
+            workload.verify_quality(proof, 0.0, quality_spec, expected_commitments=expected, home=home)
+            accuracy = proof.accuracy
+        except ZkaggError as exc:
+            return excluded(VerdictReason.BAD_QUALITY_PROOF, str(exc))
+        needed = manifest.quality_threshold_ppm * proof.n_probe
+        if proof.correct * PPM < needed:
+            return excluded(
+                VerdictReason.BELOW_THRESHOLD,
+                f"proven probe accuracy {proof.correct}/{proof.n_probe} is below the threshold {context.threshold:.4f}",
+            )
+    return ShardJudgement(
+        ShardVerdict(k, VerdictReason.ACCEPTED, "", ref),
+        agg,
+        tuple(commitments),
+        accuracy,
+        len(commitments),
+    )
+
+
+# -- coordinator ---------------------------------------------------------------------------------------

@@ -1,0 +1,253 @@
+"""The shard aggregator of a round: collects, checks, aggregates, proves and posts (DESIGN.md §1, step 3)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+from zkagg._aggregation.compose import shard_update
+from zkagg._aggregation.records import ShardAggregate
+from zkagg._aggregation.shard import aggregate_shard
+from zkagg._errors import InvalidArgument, ProtocolError, ZkaggError
+from zkagg._field import IntArray, dequantize
+from zkagg._kzg.commit import UpdateCommitment, commit_update
+from zkagg._protocol import workload
+from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.faults import (
+    SHARD_ATTACKS,
+    tamper_aggregate,
+)
+from zkagg._protocol.guard import MessageGuard, verify_client_norm
+from zkagg._protocol.keys import Identity
+from zkagg._protocol.messages import (
+    ClientUpdate,
+    IncludedUpdate,
+    RoundManifest,
+    ShardResult,
+)
+from zkagg._protocol.reading import global_ref, read_range
+from zkagg._protocol.sharding import deployment_namespaces, fetch_seed
+from zkagg._protocol.vectors import decode_vector, read_vector
+from zkagg.da import Blob, DABackend, PayloadRef, write_payload
+
+__all__ = ["INLINE_AGGREGATE_BYTES", "ShardAggregator", "ShardReport"]
+
+#: Aggregates larger than this travel as a payload (:func:`zkagg.da.write_payload`), not inline.
+INLINE_AGGREGATE_BYTES: Final = 512 * 1024
+
+
+@dataclass(frozen=True)
+class ShardReport:
+    """What one shard aggregator did in a round."""
+
+    shard: int
+    included: int
+    rejected: tuple[str, ...]
+    height: int | None
+    bytes_posted: int
+    prove_seconds: float
+    seconds: float
+    attack: str | None = None
+    #: Clients left out for a missing or invalid norm proof (hex ids; their lines are in ``rejected``).
+    norm_rejected: tuple[str, ...] = ()
+
+
+@dataclass
+class _Cohort:
+    """What a shard found in its namespace in one round: what it includes, and what it refused and why."""
+
+    included: list[IncludedUpdate] = field(default_factory=list)
+    updates: list[IntArray] = field(default_factory=list)
+    weights: list[int] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    norm_rejected: list[str] = field(default_factory=list)
+
+
+class ShardAggregator:
+    """The aggregator of shard ``index``: collects, checks, aggregates, proves and posts its result.
+
+    ``attack`` makes it Byzantine (for fault tests and ``zkagg run``): ``tamper-aggregate`` changes
+    one value of its aggregate after proving; ``replay`` re-posts its previous round's result (in its
+    first round it behaves honestly); ``withhold`` posts a result whose aggregate payload it never
+    makes available; ``include-unproven`` skips the norm-proof check and includes every update that
+    matches its commitment (in a deployment with ``client_norm_bound``).
+    """
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        index: int,
+        identity: Identity,
+        backend: DABackend,
+        *,
+        attack: str | None = None,
+        timeout: float = 600.0,
+        home: str | None = None,
+    ) -> None:
+        keys = deployment.shard_keys[index]
+        if identity.signing.public_key != keys.signing_key or identity.encryption is None:
+            raise InvalidArgument(f"identity is not shard {index}'s aggregator keys in this deployment")
+        if identity.encryption.public_key != keys.encryption_key:
+            raise InvalidArgument(f"identity's encryption key is not shard {index}'s in this deployment")
+        if attack is not None and attack not in SHARD_ATTACKS:
+            raise InvalidArgument(f"attack must be one of {', '.join(SHARD_ATTACKS)} or None, not {attack!r}")
+        self.deployment = deployment
+        self.index = index
+        self.identity = identity
+        self.backend = backend
+        self.attack = attack
+        self.timeout = timeout
+        self.home = home
+        self._last_result: bytes | None = None
+        self._qspec: workload.QualitySpec | None = None
+
+    def quality_spec(self) -> workload.QualitySpec:
+        """The deployment's quality spec (built once)."""
+        if self._qspec is None:
+            self._qspec = workload.quality_spec(self.deployment)
+        return self._qspec
+
+    def run_round(self, manifest: RoundManifest) -> ShardReport:
+        """Aggregate this shard's cohort once ``updates_by`` is final and post the result."""
+        t0 = time.perf_counter()
+        cohort = self._collect(manifest)
+
+        def report(
+            height: int | None = None, size: int = 0, prove_seconds: float = 0.0, included: int = 0
+        ) -> ShardReport:
+            return ShardReport(
+                shard=self.index,
+                included=included,
+                rejected=tuple(cohort.rejected),
+                height=height,
+                bytes_posted=size,
+                prove_seconds=prove_seconds,
+                seconds=time.perf_counter() - t0,
+                attack=self.attack,
+                norm_rejected=tuple(cohort.norm_rejected),
+            )
+
+        if self.attack == "replay" and self._last_result is not None:
+            data = self._last_result
+            return report(self._submit(data), len(data))
+        if not cohort.updates:
+            return report()
+        t_prove = time.perf_counter()
+        try:
+            agg, quality = self._aggregate(manifest, cohort)
+        except ZkaggError as exc:  # nothing to post: the coordinator will record the shard as missing
+            cohort.rejected.append(f"aggregation failed: {exc}")
+            return report(prove_seconds=time.perf_counter() - t_prove)
+        prove_seconds = time.perf_counter() - t_prove
+        height, size = self._post(manifest, cohort, agg, quality)
+        return report(height, size, prove_seconds, len(cohort.included))
+
+    def _collect(self, manifest: RoundManifest) -> _Cohort:
+        """Every update posted to this shard in the round's window: opened, checked, included or refused."""
+        dep = self.deployment
+        ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
+        seed = fetch_seed(self.backend, manifest, self.timeout)
+        self.backend.wait_for_height(manifest.updates_by, timeout=self.timeout)
+        guard = MessageGuard(manifest, seed, client_registry=dep.client_registry)
+        encryption = self.identity.encryption
+        assert encryption is not None  # checked in __init__
+        n_params = workload.n_params(dep)
+        cohort = _Cohort()
+        check_norms = dep.client_norm_bound is not None and self.attack != "include-unproven"
+        spec = dep.spec()
+        for posted in read_range(
+            self.backend, [ns.shard(self.index)], manifest.seed_height + 1, manifest.updates_by
+        ):
+            u = posted.message
+            if not isinstance(u, ClientUpdate):
+                continue
+            try:
+                guard.check_client_update(
+                    u,
+                    height=posted.height,
+                    namespace=posted.namespace,
+                    blob_commitment=posted.blob.commitment,
+                )
+                q, scale = decode_vector(u.decrypt(encryption), what="client update")
+                if scale != dep.scale or q.size != n_params:
+                    raise ProtocolError(
+                        f"client update must hold {n_params} values at scale {dep.scale}, "
+                        f"not {q.size} at scale {scale}"
+                    )
+                claimed = UpdateCommitment.from_bytes(u.commitments)
+                spec.domain().require_same(claimed.domain, "the client's commitment")
+                if claimed != commit_update(spec, dequantize(q, dep.scale)):
+                    raise ProtocolError(f"update of client {u.client_id.hex()} does not match its commitment")
+            except ZkaggError as exc:
+                cohort.rejected.append(f"client {u.client_id.hex()} at height {posted.height}: {exc}")
+                continue
+            if check_norms:
+                try:
+                    verify_client_norm(dep, u)
+                except ZkaggError as exc:
+                    cohort.rejected.append(
+                        f"client {u.client_id.hex()} at height {posted.height}: no valid norm proof: {exc}"
+                    )
+                    cohort.norm_rejected.append(u.client_id.hex())
+                    continue
+            cohort.included.append(IncludedUpdate(u.client_id, posted.height, posted.blob.commitment))
+            cohort.updates.append(q)
+            cohort.weights.append(u.sample_count)
+        return cohort
+
+    def _aggregate(self, manifest: RoundManifest, cohort: _Cohort) -> tuple[ShardAggregate, bytes]:
+        """The cohort's aggregate with its proofs, and the encoded quality proof of the shard model."""
+        dep = self.deployment
+        agg = aggregate_shard(
+            dep.spec(), [dequantize(q, dep.scale) for q in cohort.updates], weights=cohort.weights
+        )
+        if not dep.quality:
+            return agg, b""
+        global_q = read_vector(
+            self.backend, global_ref(manifest), workload.n_params(dep), dep.scale, "global model"
+        )
+        model = global_q + shard_update(agg)
+        proof = workload.prove_quality(dequantize(model, dep.scale), self.quality_spec(), home=self.home)
+        return agg, proof.to_wire()
+
+    def _post(
+        self, manifest: RoundManifest, cohort: _Cohort, agg: ShardAggregate, quality: bytes
+    ) -> tuple[int, int]:
+        """Sign and post the shard result (the aggregate inline or as a payload); its height and size."""
+        dep = self.deployment
+        ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
+        if self.attack == "tamper-aggregate":
+            agg = tamper_aggregate(agg)
+        encoded = agg.to_bytes()
+        aggregate: bytes | PayloadRef
+        if self.attack == "withhold":
+            # A reference to a payload manifest that was never posted.
+            fake = hashlib.sha256(b"withheld" + encoded).digest()
+            aggregate = PayloadRef(self.backend.local_head().height, ns.payloads, fake)
+        elif len(encoded) > INLINE_AGGREGATE_BYTES:
+            aggregate = write_payload(self.backend, ns.payloads, encoded)
+        else:
+            aggregate = encoded
+        result = ShardResult(
+            deployment=dep.deployment_id,
+            round=manifest.round,
+            shard=self.index,
+            included=tuple(cohort.included),
+            aggregate=aggregate,
+            quality_proof=quality,
+            aggregator_key=self.identity.signing.public_key,
+        ).sign(self.identity.signing)
+        data = result.to_bytes()
+        height = self._submit(data)
+        self._last_result = data
+        size = len(data) + (
+            len(encoded) if isinstance(aggregate, PayloadRef) and self.attack != "withhold" else 0
+        )
+        return height, size
+
+    def _submit(self, data: bytes) -> int:
+        dep = self.deployment
+        control = deployment_namespaces(dep.deployment_id, dep.n_shards).control
+        return self.backend.submit([Blob.new(control, data)])

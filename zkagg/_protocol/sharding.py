@@ -1,0 +1,246 @@
+r"""Where a round happens on the DA layer: shard assignment, namespaces, deadlines and quorum.
+
+**Assignment.** Client ``c`` belongs in round ``r`` to shard::
+
+    int(SHA-256("zkagg/shard-assignment/v1\0" | seed | deployment | r (u64) | c (u32 length, bytes))) mod n
+
+where ``seed`` is the hash of the DA block header at the manifest's ``seed_height``. The manifest
+fixes that height above its own height, so when the coordinator signs the manifest the seed does
+not exist yet: nobody picks the cohorts, and they rotate every round. (On a real chain a block
+producer could grind its block hash; an embedded node's hash includes the block time. Sybil clients
+that can mint ids after the seed is known could still aim at a shard: use a client registry.)
+
+**Namespaces.** A deployment uses version-0 namespaces derived from its id: one *control*
+namespace for manifests, shard results and global results, one *payloads* namespace for the pieces
+of large payloads, and one namespace per shard for client updates. Each user id is a kind byte
+(1 control, 2 payloads, 3 shard) and 9 bytes of ``SHA-256("zkagg/namespace/v1\0" | deployment |
+kind | shard (u16))``; the non-zero kind byte keeps every namespace clear of Celestia's reserved
+ones. Anyone can post to any namespace, so readers must expect and skip foreign blobs.
+
+**Deadlines** are heights: a client update counts when included in ``(seed_height, updates_by]``,
+a shard result in ``(updates_by, results_by]``, and the global result is posted after
+``results_by``. **Quorum**: a global model needs at least ``quorum`` accepted shards.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from zkagg._errors import InvalidArgument, ProtocolError
+from zkagg._protocol.keys import MAX_CLIENT_ID
+from zkagg._protocol.messages import DEPLOYMENT_SIZE, MAX_SHARDS, RoundManifest
+from zkagg._wire import Writer
+from zkagg.da import DABackend, Header, Namespace
+
+__all__ = [
+    "SEED_SIZE",
+    "DeploymentNamespaces",
+    "RoundPhase",
+    "assign_shard",
+    "assignment_seed",
+    "check_quorum",
+    "cohorts",
+    "deployment_namespaces",
+    "fetch_seed",
+    "has_quorum",
+    "round_phase",
+]
+
+#: The seed is a 32-byte block hash.
+SEED_SIZE: Final = 32
+_ASSIGN_TAG: Final = b"zkagg/shard-assignment/v1\x00"
+_NAMESPACE_TAG: Final = b"zkagg/namespace/v1\x00"
+_KIND_CONTROL: Final = 1
+_KIND_PAYLOADS: Final = 2
+_KIND_SHARD: Final = 3
+
+
+def assignment_seed(header: Header, seed_height: int) -> bytes:
+    """Return the assignment seed: the 32 raw bytes of the block hash of ``header``.
+
+    Raises
+    ------
+    ProtocolError
+        If ``header`` is not at ``seed_height`` or its hash is not 32 bytes of hex.
+    """
+    if header.height != seed_height:
+        raise ProtocolError(f"seed header must be at height {seed_height}, not {header.height}")
+    try:
+        seed = bytes.fromhex(header.hash)
+    except ValueError as exc:
+        raise ProtocolError(f"seed header hash must be hex, not {header.hash!r}") from exc
+    if len(seed) != SEED_SIZE:
+        raise ProtocolError(f"seed header hash must be {SEED_SIZE} bytes, not {len(seed)}")
+    return seed
+
+
+def fetch_seed(backend: DABackend, manifest: RoundManifest, timeout: float = 60.0) -> bytes:
+    """Wait for the manifest's seed height on ``backend`` and return the assignment seed.
+
+    A backend whose wait returns a later header (the head) is asked for the seed height's own.
+    """
+    header = backend.wait_for_height(manifest.seed_height, timeout=timeout)
+    if header.height != manifest.seed_height:
+        header = backend.get_header(manifest.seed_height)
+    return assignment_seed(header, manifest.seed_height)
+
+
+def _check_seed(seed: object) -> bytes:
+    if not isinstance(seed, bytes) or len(seed) != SEED_SIZE:
+        got = f"{len(seed)} bytes" if isinstance(seed, bytes) else type(seed).__name__
+        raise InvalidArgument(f"seed must be {SEED_SIZE} bytes (a block hash), not {got}")
+    return seed
+
+
+def assign_shard(seed: bytes, deployment: bytes, round: int, client_id: bytes, num_shards: int) -> int:
+    """Return the shard of ``client_id`` in ``round`` (see the module docstring).
+
+    Parameters
+    ----------
+    seed
+        The 32-byte block hash at the manifest's seed height (:func:`assignment_seed`).
+    deployment
+        The 32-byte deployment id.
+    round
+        The round number.
+    client_id
+        The client's id, 1 to 64 bytes.
+    num_shards
+        Number of shards, 1 to 1024.
+
+    Examples
+    --------
+    >>> assign_shard(bytes(32), bytes(32), 0, b"client", 4) in range(4)
+    True
+    """
+    if isinstance(num_shards, bool) or not isinstance(num_shards, int) or not 1 <= num_shards <= MAX_SHARDS:
+        raise InvalidArgument(f"num_shards must be an integer in [1, {MAX_SHARDS}], not {num_shards!r}")
+    w = Writer.raw()
+    w.fixed("tag", _ASSIGN_TAG, len(_ASSIGN_TAG))
+    w.fixed("seed", _check_seed(seed), SEED_SIZE)
+    w.fixed("deployment", deployment, DEPLOYMENT_SIZE)
+    w.u64("round", round)
+    w.bytes_("client_id", client_id, min_len=1, max_len=MAX_CLIENT_ID)
+    # A 256-bit value mod n <= 1024: the bias is below 2**-246.
+    return int.from_bytes(hashlib.sha256(w.getvalue()).digest(), "big") % num_shards
+
+
+def cohorts(manifest: RoundManifest, seed: bytes, client_ids: Iterable[bytes]) -> list[list[bytes]]:
+    """Return each shard's clients for the manifest's round, in the order ``client_ids`` gives them."""
+    out: list[list[bytes]] = [[] for _ in range(manifest.num_shards)]
+    for cid in client_ids:
+        out[assign_shard(seed, manifest.deployment, manifest.round, cid, manifest.num_shards)].append(cid)
+    return out
+
+
+@dataclass(frozen=True)
+class DeploymentNamespaces:
+    """The DA namespaces of one deployment (see the module docstring).
+
+    Attributes
+    ----------
+    control
+        Manifests, shard results and global results.
+    payloads
+        Pieces of large payloads (global models, large aggregates).
+    shards
+        Client updates of shard ``i`` go to ``shards[i]``.
+    """
+
+    control: Namespace
+    payloads: Namespace
+    shards: tuple[Namespace, ...]
+
+    def shard(self, index: int) -> Namespace:
+        """Return the namespace of shard ``index``."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.shards):
+            raise InvalidArgument(f"shard must be an integer in [0, {len(self.shards)}), not {index!r}")
+        return self.shards[index]
+
+
+def _namespace(deployment: bytes, kind: int, shard: int) -> Namespace:
+    w = Writer.raw()
+    w.fixed("tag", _NAMESPACE_TAG, len(_NAMESPACE_TAG))
+    w.fixed("deployment", deployment, DEPLOYMENT_SIZE)
+    w.u8("kind", kind)
+    w.u16("shard", shard)
+    return Namespace.v0(bytes([kind]) + hashlib.sha256(w.getvalue()).digest()[:9])
+
+
+def deployment_namespaces(deployment: bytes, num_shards: int) -> DeploymentNamespaces:
+    """Derive a deployment's namespaces from its 32-byte id.
+
+    Raises
+    ------
+    InvalidArgument
+        If ``deployment`` is not 32 bytes or ``num_shards`` is not in ``[1, 1024]``.
+    """
+    if not isinstance(deployment, bytes) or len(deployment) != DEPLOYMENT_SIZE:
+        got = f"{len(deployment)} bytes" if isinstance(deployment, bytes) else type(deployment).__name__
+        raise InvalidArgument(f"deployment must be {DEPLOYMENT_SIZE} bytes, not {got}")
+    if isinstance(num_shards, bool) or not isinstance(num_shards, int) or not 1 <= num_shards <= MAX_SHARDS:
+        raise InvalidArgument(f"num_shards must be an integer in [1, {MAX_SHARDS}], not {num_shards!r}")
+    return DeploymentNamespaces(
+        control=_namespace(deployment, _KIND_CONTROL, 0),
+        payloads=_namespace(deployment, _KIND_PAYLOADS, 0),
+        shards=tuple(_namespace(deployment, _KIND_SHARD, i) for i in range(num_shards)),
+    )
+
+
+class RoundPhase(enum.Enum):
+    """Where a round stands at a DA height."""
+
+    #: At or before the seed height: the assignment is not known yet.
+    AWAITING_SEED = "awaiting-seed"
+    #: ``(seed_height, updates_by]``: clients post updates.
+    UPDATES = "updates"
+    #: ``(updates_by, results_by]``: shard aggregators post results.
+    RESULTS = "results"
+    #: After ``results_by``: the coordinator judges and posts the global result.
+    CLOSED = "closed"
+
+
+def round_phase(manifest: RoundManifest, height: int) -> RoundPhase:
+    """Return the phase of the manifest's round at DA ``height``."""
+    if isinstance(height, bool) or not isinstance(height, int) or height < 1:
+        raise InvalidArgument(f"height must be a positive integer, not {height!r}")
+    if height <= manifest.seed_height:
+        return RoundPhase.AWAITING_SEED
+    if height <= manifest.updates_by:
+        return RoundPhase.UPDATES
+    if height <= manifest.results_by:
+        return RoundPhase.RESULTS
+    return RoundPhase.CLOSED
+
+
+def _accepted(manifest: RoundManifest, accepted_shards: Iterable[int]) -> set[int]:
+    shards = set(accepted_shards)
+    bad = sorted(s for s in shards if not (isinstance(s, int) and 0 <= s < manifest.num_shards))
+    if bad:
+        raise InvalidArgument(f"accepted_shards must be shards in [0, {manifest.num_shards}), not {bad}")
+    return shards
+
+
+def has_quorum(manifest: RoundManifest, accepted_shards: Iterable[int]) -> bool:
+    """Return whether the distinct accepted shards reach the manifest's quorum."""
+    return len(_accepted(manifest, accepted_shards)) >= manifest.quorum
+
+
+def check_quorum(manifest: RoundManifest, accepted_shards: Iterable[int]) -> None:
+    """Raise unless the distinct accepted shards reach the manifest's quorum.
+
+    Raises
+    ------
+    ProtocolError
+        ``round 3 has 2 accepted shards ([0, 2]) but its quorum is 3``.
+    """
+    shards = _accepted(manifest, accepted_shards)
+    if len(shards) < manifest.quorum:
+        raise ProtocolError(
+            f"round {manifest.round} has {len(shards)} accepted shards ({sorted(shards)}) "
+            f"but its quorum is {manifest.quorum}"
+        )

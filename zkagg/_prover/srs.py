@@ -1,0 +1,269 @@
+"""Structured reference strings (KZG parameters) for BN254 circuits.
+
+Two kinds, never confused:
+
+* **dev SRS**: generated offline on this machine with ``ezkl.gen_srs`` and cached per logrows under
+  ``$ZKAGG_HOME/srs/dev``. Whoever generated it knows its trapdoor and can open commitments to
+  anything and forge proofs, so it is always reported as INSECURE.
+* **ceremony SRS**: a file from a powers-of-tau ceremony that the user names, checked against the
+  SHA-256 the user gives. Nothing is ever downloaded.
+
+A circuit needs an SRS of exactly its logrows (DESIGN.md §4: a smaller one fails at setup, a larger
+one made prove and verify hang with ezkl 23.0.5), so the logrows is read from the file and checked.
+The file format (halo2 ``ParamsKZG``) is a little-endian u32 ``k``, ``2**k`` G1 points in monomial
+and ``2**k`` in Lagrange form (64 bytes each, uncompressed) and two G2 points: ``4 + 128 * 2**k + 256``
+bytes in all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from zkagg._errors import ArtifactError, InvalidArgument
+from zkagg._home import atomic_write_text, sha256_file, sha256_file_memo, zkagg_home
+from zkagg._prover.ezkl import call_ezkl
+
+__all__ = [
+    "MAX_LOGROWS",
+    "MIN_LOGROWS",
+    "SRS",
+    "dev_srs",
+    "find_srs",
+    "load_srs",
+    "srs_by_hash",
+    "srs_file_size",
+]
+
+#: ezkl's default range-check table has 2**14 rows, so no circuit goes below 2**15.
+MIN_LOGROWS = 15
+#: Beyond 2**24 rows the keys alone need tens of gigabytes.
+MAX_LOGROWS = 24
+
+INSECURE_WARNING = "INSECURE dev SRS: generated on this machine; whoever holds it can forge proofs"
+
+
+@dataclass(frozen=True)
+class SRS:
+    """An SRS file and what is known of it.
+
+    Attributes
+    ----------
+    path
+        The file.
+    logrows
+        ``k``: the SRS supports circuits of ``2**k`` rows.
+    sha256
+        Hex SHA-256 of the file.
+    insecure
+        True for a dev SRS generated locally.
+    source
+        ``"dev"`` or ``"ceremony"``.
+    """
+
+    path: Path
+    logrows: int
+    sha256: str
+    insecure: bool
+    source: str
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description, as recorded in proofs and printed by the CLI."""
+        return {
+            "logrows": self.logrows,
+            "sha256": self.sha256,
+            "insecure": self.insecure,
+            "source": self.source,
+            "path": str(self.path),
+            **({"warning": INSECURE_WARNING} if self.insecure else {}),
+        }
+
+
+def srs_file_size(logrows: int) -> int:
+    """Exact size in bytes of an SRS file of ``logrows``."""
+    return 4 + 128 * (1 << logrows) + 256
+
+
+def _check_logrows(logrows: int) -> int:
+    if isinstance(logrows, bool) or not isinstance(logrows, int):
+        raise InvalidArgument(
+            f"logrows must be an integer in [{MIN_LOGROWS}, {MAX_LOGROWS}], not {logrows!r}"
+        )
+    if not MIN_LOGROWS <= logrows <= MAX_LOGROWS:
+        raise InvalidArgument(f"logrows must be an integer in [{MIN_LOGROWS}, {MAX_LOGROWS}], not {logrows}")
+    return logrows
+
+
+def read_srs_logrows(path: Path) -> int:
+    """Read ``k`` from an SRS file's header and check the file's size against it."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise ArtifactError(f"cannot read SRS file {path}: {exc.strerror or exc}") from exc
+    if len(head) < 4:
+        raise ArtifactError(f"SRS file {path} is truncated: {size} bytes")
+    k = int(struct.unpack("<I", head)[0])
+    if not 1 <= k <= 28:
+        raise ArtifactError(f"SRS file {path} does not start with a valid logrows (read {k})")
+    if size != srs_file_size(k):
+        raise ArtifactError(
+            f"SRS file {path} has {size} bytes but an SRS of logrows {k} has {srs_file_size(k)}: "
+            "truncated or not an SRS"
+        )
+    return k
+
+
+def _dev_dir(home: Path) -> Path:
+    return home / "srs" / "dev"
+
+
+def dev_srs(logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
+    """Return the cached dev SRS of ``logrows``, generating it offline the first time.
+
+    Generation takes seconds to minutes (6 s at k=15, 47 s at k=17 on 2 cores) and happens once per
+    cache: concurrent callers wait on a file lock and then reuse the file. A cached file whose size
+    or hash no longer matches its record is regenerated, not trusted.
+
+    The result is INSECURE by construction (see the module docstring).
+    """
+    k = _check_logrows(logrows)
+    root = zkagg_home(home)
+    directory = _dev_dir(root)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"k{k}.srs"
+    meta_path = directory / f"k{k}.srs.json"
+    with FileLock(str(directory / f"k{k}.lock")):
+        cached = _load_dev_record(path, meta_path, k)
+        if cached is not None:
+            return cached
+        fd, tmp = tempfile.mkstemp(prefix=f".k{k}.", suffix=".srs.tmp", dir=directory)
+        os.close(fd)
+        try:
+            call_ezkl("gen_srs", tmp, k)
+            if read_srs_logrows(Path(tmp)) != k:
+                raise ArtifactError(f"ezkl.gen_srs wrote an SRS of the wrong logrows for k={k}")
+            digest = sha256_file(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        record = {"logrows": k, "sha256": digest, "insecure": True, "created": time.time()}
+        atomic_write_text(meta_path, json.dumps(record, sort_keys=True))
+        return SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
+
+
+def _load_dev_record(path: Path, meta_path: Path, k: int) -> SRS | None:
+    if not path.exists() or not meta_path.exists():
+        return None
+    try:
+        record = json.loads(meta_path.read_text())
+        digest = str(record["sha256"])
+        if read_srs_logrows(path) != k or sha256_file_memo(path) != digest:
+            return None
+    except (ValueError, KeyError, OSError, ArtifactError):
+        return None
+    return SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
+
+
+def load_srs(
+    path: str | os.PathLike[str],
+    *,
+    sha256: str,
+    home: str | os.PathLike[str] | None = None,
+) -> SRS:
+    """Load a ceremony SRS from a file the user names, checked against its expected SHA-256.
+
+    Parameters
+    ----------
+    path
+        The SRS file (halo2 ``ParamsKZG`` format, as ezkl reads it).
+    sha256
+        The hex SHA-256 the file must have (published with the ceremony).
+    home
+        Cache root where the file is registered by hash, so that ``verify`` can find it later.
+
+    Raises
+    ------
+    ArtifactError
+        The file is missing, not an SRS, or its hash differs from ``sha256``.
+    """
+    p = Path(path).expanduser()
+    want = sha256.lower().removeprefix("0x")
+    if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
+        raise InvalidArgument(f"sha256 must be 64 hex digits, not {sha256!r}")
+    k = read_srs_logrows(p)
+    got = sha256_file(p)
+    if got != want:
+        raise ArtifactError(f"SRS file {p} has sha256 {got}, expected {want}")
+    srs = SRS(path=p.resolve(), logrows=k, sha256=got, insecure=False, source="ceremony")
+    registry = zkagg_home(home) / "srs" / "registered"
+    record = {"path": str(srs.path), "logrows": k, "sha256": got}
+    atomic_write_text(registry / f"{got}.json", json.dumps(record, sort_keys=True))
+    return srs
+
+
+def find_srs(
+    sha256: str,
+    logrows: int,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    search: list[Path] | None = None,
+) -> SRS:
+    """Find an SRS by hash: registered ceremony files, the dev cache, or ``search`` directories.
+
+    Only a file registered with :func:`load_srs` (a ceremony SRS whose hash the user vouched for)
+    is reported as secure; the dev cache and files found in ``search`` directories (for example an
+    SRS shipped beside exported artifacts) are reported as INSECURE, since nothing says who made them.
+
+    Raises
+    ------
+    ArtifactError
+        No file with that hash is known; the message says how to supply one.
+    """
+    root = zkagg_home(home)
+    candidates: list[tuple[Path, bool, str]] = []
+    record_path = root / "srs" / "registered" / f"{sha256}.json"
+    if record_path.exists():
+        with contextlib.suppress(ValueError, KeyError, OSError):
+            candidates.append((Path(json.loads(record_path.read_text())["path"]), False, "ceremony"))
+    candidates.append((_dev_dir(root) / f"k{logrows}.srs", True, "dev"))
+    for directory in search or []:
+        for candidate in sorted(Path(directory).glob("*.srs")):
+            candidates.append((candidate, True, "unverified"))
+    for candidate, insecure, source in candidates:
+        if not candidate.exists():
+            continue
+        try:
+            if read_srs_logrows(candidate) != logrows:
+                continue
+        except ArtifactError:
+            continue
+        if sha256_file_memo(candidate) == sha256:
+            return SRS(path=candidate, logrows=logrows, sha256=sha256, insecure=insecure, source=source)
+    raise ArtifactError(
+        f"no SRS with sha256 {sha256[:16]}... (logrows {logrows}) is known here: pass the SRS file "
+        "with --srs (or put it in the --artifacts directory)"
+    )
+
+
+def srs_by_hash(sha256: str, logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
+    """The SRS a commitment domain or circuit names by hash.
+
+    The dev SRS of this cache when it has that hash (generated on first use), else a registered
+    ceremony SRS (:func:`find_srs`). Raises :class:`~zkagg.ArtifactError` when neither matches.
+    """
+    dev = dev_srs(logrows, home=home)
+    if dev.sha256 == sha256:
+        return dev
+    return find_srs(sha256, logrows, home=home)
