@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from zkagg._errors import InvalidArgument
 from zkagg._fl.data import DIGITS_CLASSES, DIGITS_FEATURES
-from zkagg._fl.model import forward_numpy, param_count, param_layout
+from zkagg._fl.flat import forward_numpy, param_count, param_layout
 from zkagg._prover.artifacts import RunArgs
 
 __all__ = [

@@ -9,7 +9,7 @@ import pytest
 
 from zkagg._errors import InvalidArgument
 from zkagg._fl.data import load_digits_task
-from zkagg._fl.model import forward_numpy, param_count
+from zkagg._fl.flat import forward_numpy, param_count
 from zkagg.circuits.shard_model import (
     build_shard_model_onnx,
     chunk_lengths,

@@ -64,8 +64,8 @@ from zkagg._aggregation.rules import domain_artifacts
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof, ProtocolError
 from zkagg._field import IntArray, felt_to_signed, quantize
 from zkagg._kzg.commit import CommitmentDomain, UpdateCommitment, chunk_messages, zero_commitment
-from zkagg._kzg.points import proof_input_commitments
-from zkagg._prover.proof import Proof, prove, verify
+from zkagg._kzg.points import verified_input_commitments
+from zkagg._prover.proof import Proof, prove
 from zkagg._wire import Reader, Writer
 from zkagg.circuits._graph import Circuit, lookup_table_bound
 from zkagg.circuits.norm_bound import norm_bound_circuit
@@ -391,13 +391,7 @@ def verify_norm(
     zero = zero_commitment(domain)
     total = 0
     for g, (group, p) in enumerate(zip(groups, proof.proofs, strict=True)):
-        if p.vk_sha256 != artifacts.vk_sha256:
-            raise InvalidProof(f"norm proof {g} was made with another circuit's key")
-        try:
-            verify(p, artifacts)
-        except InvalidProof as exc:
-            raise InvalidProof(f"norm proof {g} does not verify: {exc}") from exc
-        points = proof_input_commitments(p, k)
+        points = verified_input_commitments(p, artifacts, k, f"norm proof {g}")
         for slot, (j, point) in enumerate(zip(group, points, strict=True)):
             want = commitment.points[j] if j is not None else zero
             if point != want:

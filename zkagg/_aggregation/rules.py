@@ -51,9 +51,9 @@ from zkagg._executors._base import Executor, ProveTask
 from zkagg._field import IntArray, felt_to_signed
 from zkagg._home import zkagg_home
 from zkagg._kzg.commit import CommitmentDomain, UpdateCommitment, commit_chunk
-from zkagg._kzg.points import proof_input_commitments
+from zkagg._kzg.points import proof_input_commitments, verified_input_commitments
 from zkagg._prover.artifacts import CircuitArtifacts, build_circuit
-from zkagg._prover.proof import Proof, prove, verify
+from zkagg._prover.proof import Proof, prove
 from zkagg._prover.srs import SRS, srs_by_hash
 from zkagg.circuits._graph import SIGN_METHODS, Circuit, lookup_table_bound, uses_sign_lookup
 from zkagg.circuits.clipped_fedavg import clipped_fedavg_circuit
@@ -73,7 +73,6 @@ __all__ = [
     "domain_artifacts",
     "finish_rule",
     "plan_rule",
-    "proof_input_commitments",
     "prove_rule",
     "rule_circuit",
     "rule_divisor",
@@ -530,13 +529,7 @@ def verify_rule(
             )
         artifacts = variants.artifacts_for(str(item.circuit_id), j)
         proof = item.proof if isinstance(item.proof, Proof) else Proof.from_bytes(bytes(item.proof))
-        if proof.vk_sha256 != artifacts.vk_sha256:
-            raise InvalidProof(f"the proof of chunk {j} was made with another circuit's key")
-        try:
-            verify(proof, artifacts)
-        except InvalidProof as exc:
-            raise InvalidProof(f"the proof of chunk {j} does not verify: {exc}") from exc
-        points = proof_input_commitments(proof, n_inputs)
+        points = verified_input_commitments(proof, artifacts, n_inputs, f"the proof of chunk {j}")
         _check_links(points, commitments, j, n_chunks)
         parsed.append(proof)
     factors = None

@@ -2,5 +2,5 @@
 
 Everything specific to the federated-learning task lives here (the protocol reaches it through
 :mod:`zkagg._protocol.workload` only). :mod:`zkagg._fl.model` and :mod:`zkagg._fl.sim` import torch;
-:mod:`zkagg._fl.data`, :mod:`zkagg._fl.layout` and :mod:`zkagg._fl.quality` do not.
+:mod:`zkagg._fl.data`, :mod:`zkagg._fl.flat` and :mod:`zkagg._fl.quality` do not.
 """

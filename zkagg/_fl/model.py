@@ -37,7 +37,7 @@ import torch
 
 from zkagg._errors import InvalidArgument
 from zkagg._fl.data import DIGITS_CLASSES, DIGITS_FEATURES
-from zkagg._fl.layout import check_hidden, param_count, param_layout
+from zkagg._fl.flat import accuracy, check_hidden, forward_numpy, param_count, param_layout
 
 __all__ = [
     "DigitsMLP",
@@ -95,31 +95,6 @@ def set_flat_params(model: DigitsMLP, flat: npt.ArrayLike) -> None:
     with torch.no_grad():
         for tensor, (_, shape, start, stop) in zip(model._tensors(), param_layout(model.hidden), strict=True):
             tensor.copy_(torch.from_numpy(vec[start:stop].reshape(shape).copy()))
-
-
-def forward_numpy(flat: npt.ArrayLike, hidden: int, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Reference logits ``[n, 10]`` of the flat parameters on features ``x`` (float64 numpy).
-
-    The same computation as :class:`DigitsMLP` and as the ONNX graph of
-    :mod:`zkagg.circuits.shard_model`, kept apart from both so that each can be checked against it.
-    """
-    vec = np.asarray(flat, dtype=np.float64)
-    layout = param_layout(hidden)
-    if vec.shape != (layout[-1][3],):
-        raise InvalidArgument(
-            f"flat must be a vector of {layout[-1][3]} parameters (hidden {hidden}), not shape {vec.shape}"
-        )
-    w1, b1, w2, b2 = (vec[start:stop].reshape(shape) for _, shape, start, stop in layout)
-    features = np.asarray(x, dtype=np.float64).reshape(-1, DIGITS_FEATURES)
-    return np.maximum(features @ w1.T + b1, 0.0) @ w2.T + b2
-
-
-def accuracy(flat: npt.ArrayLike, hidden: int, x: npt.ArrayLike, y: npt.ArrayLike) -> float:
-    """Share of samples whose largest logit is at their label (numpy, float64)."""
-    labels = np.asarray(y)
-    if labels.size == 0:
-        raise InvalidArgument("y must hold at least one label")
-    return float((forward_numpy(flat, hidden, x).argmax(axis=1) == labels).mean())
 
 
 @dataclass(frozen=True)

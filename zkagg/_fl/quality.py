@@ -65,7 +65,7 @@ import numpy.typing as npt
 from zkagg._errors import CircuitError, CommitmentMismatch, InvalidArgument, InvalidProof, ProvingError
 from zkagg._field import FIELD_MODULUS, felt_to_hex, felt_to_signed, felts_to_hex, quantize
 from zkagg._fl.data import DigitsData
-from zkagg._fl.layout import param_count
+from zkagg._fl.flat import param_count
 from zkagg._home import zkagg_home
 from zkagg._kzg.points import point_from_ezkl, proof_input_commitments
 from zkagg._prover.artifacts import CircuitArtifacts, RunArgs, build_circuit

@@ -17,7 +17,8 @@ from py_ecc.optimized_bn128.optimized_curve import b as _CURVE_B
 from py_ecc.optimized_bn128.optimized_curve import field_modulus as _BASE_MODULUS
 
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof
-from zkagg._prover.proof import Proof
+from zkagg._prover.artifacts import CircuitArtifacts
+from zkagg._prover.proof import Proof, verify
 
 __all__ = [
     "POINT_SIZE",
@@ -28,6 +29,7 @@ __all__ = [
     "point_to_py_ecc",
     "proof_input_commitments",
     "shard_model_commitments",
+    "verified_input_commitments",
 ]
 
 POINT_SIZE = 64
@@ -80,6 +82,28 @@ def proof_input_commitments(proof: Proof, n_inputs: int) -> list[bytes]:
     if len(raw) < n_inputs * POINT_SIZE:
         raise InvalidProof(f"proof has {len(raw)} bytes, too short for {n_inputs} committed inputs")
     return [raw[i * POINT_SIZE : (i + 1) * POINT_SIZE] for i in range(n_inputs)]
+
+
+def verified_input_commitments(
+    proof: Proof, artifacts: CircuitArtifacts, n_inputs: int, what: str
+) -> list[bytes]:
+    """Verify ``proof`` under ``artifacts`` and return the commitments of its first ``n_inputs`` inputs.
+
+    The one way a verifier reads the commitments a proof is bound to: only after the proof names
+    and verifies under the expected key. ``what`` names the proof in errors (``"norm proof 3"``).
+
+    Raises
+    ------
+    InvalidProof
+        The proof was made with another key, does not verify, or is too short.
+    """
+    if proof.vk_sha256 != artifacts.vk_sha256:
+        raise InvalidProof(f"{what} was made with another circuit's key")
+    try:
+        verify(proof, artifacts)
+    except InvalidProof as exc:
+        raise InvalidProof(f"{what} does not verify: {exc}") from exc
+    return proof_input_commitments(proof, n_inputs)
 
 
 def shard_model_commitments(

@@ -169,7 +169,7 @@ def _audit_round(
     manifest: RoundManifest,
     posted: list[tuple[GlobalResult, int]],
     previous_global: GlobalResult | None,
-    qspec: Any,
+    qspec: workload.QualitySpec | None,
     home: str | None,
     progress: Progress,
     ra: RoundAudit,

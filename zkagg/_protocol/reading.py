@@ -7,15 +7,11 @@ import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from zkagg._errors import DAError, ProtocolError
 from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.guard import check_manifest
-from zkagg._protocol.messages import (
-    RoundManifest,
-    decode_message,
-)
+from zkagg._protocol.messages import Message, RoundManifest, decode_message
 from zkagg._protocol.sharding import deployment_namespaces
 from zkagg.da import Blob, DABackend, Namespace, PayloadRef
 
@@ -29,7 +25,7 @@ class Posted:
     height: int
     namespace: Namespace
     blob: Blob
-    message: Any
+    message: Message | None
 
 
 def _check_blob(blob: Blob, verify_commitments: bool) -> None:

@@ -3,7 +3,7 @@
 The roles never import :mod:`zkagg._fl` themselves. What they need of the task (vector lengths, the
 initial model, local training, probe accuracy, the shard-model quality circuit and its proofs)
 comes from here, computed from the deployment's public fields (``hidden``, ``data_seed``,
-``probe_size``, ``epochs``, ``lr``). Local training and accuracy need torch, which is imported on
+``probe_size``, ``epochs``, ``lr``). The initial model and local training need torch, which is imported on
 first use so that ``import zkagg`` and the CLI stay fast.
 """
 
@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from zkagg._field import IntArray, dequantize, quantize
 from zkagg._fl.data import DigitsData, dirichlet_partition, load_digits_task
-from zkagg._fl.layout import param_count
+from zkagg._fl.flat import accuracy, param_count
 from zkagg._fl.quality import (
     QualityProof,
     QualitySpec,
@@ -80,8 +80,6 @@ def initial_model(deployment: Deployment) -> IntArray:
 
 def probe_accuracy(deployment: Deployment, q: IntArray, x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Accuracy of the model ``q / 2**scale`` on ``(x, y)``."""
-    from zkagg._fl.model import accuracy  # torch, on first use
-
     return accuracy(dequantize(q, deployment.scale), deployment.hidden, x, y)
 
 
