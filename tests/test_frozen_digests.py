@@ -3,7 +3,7 @@
 A move of code must not change what it builds: every ONNX graph below is what keys are derived
 from (a different graph is a different verification key), and every encoding is what is signed
 and posted (the spec, shard aggregate and message encodings have golden vectors of their own in
-tests/agg/data and tests/protocol/data). The values were computed at commit 72e1bba, before the renovation of issue 11.
+tests/aggregation/data and tests/protocol/data). The values were computed at commit 72e1bba, before the renovation of issue 11.
 """
 
 from __future__ import annotations

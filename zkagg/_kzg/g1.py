@@ -2,7 +2,7 @@
 
 Homogeneous projective ``(X, Y, Z)`` over the base field, the same formulas as
 ``py_ecc.optimized_bn128`` (add, double), on Python ints reduced modulo ``q``: about 3x faster than
-py-ecc's ``FQ`` objects. ``tests/agg/test_g1_raw.py`` checks them against py-ecc.
+py-ecc's ``FQ`` objects. ``tests/kzg/test_g1_raw.py`` checks them against py-ecc.
 """
 
 from __future__ import annotations

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import EXAMPLES
 from zkagg import ArtifactError, CircuitError, InvalidArgument, RunArgs, build_circuit, load_artifacts
 from zkagg._prover.artifacts import export_artifacts, find_cached_artifacts
-
-from .conftest import EXAMPLES
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
-"""Write the golden encodings in tests/agg/data/ (seeded; run only when the format version changes).
+"""Write the golden encodings in tests/aggregation/data/ (seeded; run only when the format version changes).
 
-Run: ``.venv/bin/python tests/agg/make_vectors.py``.
+Run: ``.venv/bin/python tests/aggregation/make_vectors.py``.
 """
 
 from __future__ import annotations

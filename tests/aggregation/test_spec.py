@@ -80,7 +80,7 @@ def test_fedavg_takes_no_backend() -> None:
 
 @pytest.mark.parametrize("name", ["fedavg", "fedavg_salted", "median"])
 def test_encoding_is_stable_against_golden_vectors(name: str) -> None:
-    # Prepare: vectors written by tests/agg/make_vectors.py (format version 1)
+    # Prepare: vectors written by tests/aggregation/make_vectors.py (format version 1)
     import importlib.util
     from pathlib import Path
 

@@ -11,9 +11,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from tests.conftest import export_torch
 from zkagg.cli.app import app
-
-from .conftest import export_torch
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

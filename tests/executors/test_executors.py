@@ -33,7 +33,7 @@ def shard() -> tuple[np.ndarray, list[bytes]]:
 
 @pytest.fixture(scope="module")
 def serial_result(shard: tuple[np.ndarray, list[object]]) -> object:
-    """The reference: the serial executor (the default path is tested in tests/agg)."""
+    """The reference: the serial executor (the default path is tested in tests/aggregation)."""
     updates, _ = shard
     with SerialExecutor() as executor:
         return aggregate_shard(SPEC, updates, executor=executor)
