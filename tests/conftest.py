@@ -8,8 +8,12 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import torch
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "zkagg" / "examples"
@@ -28,7 +32,7 @@ def zkagg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["ZKAGG_HOME"] = old
 
 
-def export_torch(model: object, example: object, path: Path) -> Path:
+def export_torch(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
     """Export a torch module to ONNX with the legacy exporter (what ezkl 23 reads best)."""
     import torch
 

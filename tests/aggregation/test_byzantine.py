@@ -22,7 +22,7 @@ def test_median_and_trimmed_mean_stay_close_while_fedavg_does_not(seed: int) -> 
         "fedavg": np.linalg.norm(fedavg(attacked) - reference) / scale,
         "median": np.linalg.norm(median(attacked) - reference) / scale,
         "trimmed_mean": np.linalg.norm(trimmed_mean(attacked, 0.3) - reference) / scale,
-        "clipped_fedavg": np.linalg.norm(clipped_fedavg(attacked, 1.1 * scale) - reference) / scale,
+        "clipped_fedavg": np.linalg.norm(clipped_fedavg(attacked, float(1.1 * scale)) - reference) / scale,
     }
     # Assert
     assert errors["fedavg"] > 2.0  # dragged past the origin: -10 * 0.3 + 0.7 = -2.3 times the truth

@@ -166,7 +166,7 @@ def test_baselines_compute_the_reference() -> None:
         (lambda: trimmed_mean_circuit(4, 16, 1, logrows=15, method="sorting"), "method"),
         (lambda: median_circuit(3, 16, logrows=15, method="Sign"), "method"),
         (lambda: fedavg_circuit([1, 0], 16, logrows=15), r"weights\[1\]"),
-        (lambda: fedavg_circuit([1, 2.5], 16, logrows=15), r"weights\[1\]"),
+        (lambda: fedavg_circuit([1, 2.5], 16, logrows=15), r"weights\[1\]"),  # type: ignore[list-item]
         (lambda: norm_bound_circuit(1, 16, logrows=15, linf_bound=-1), "linf_bound"),
     ],
 )

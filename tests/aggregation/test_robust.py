@@ -151,11 +151,13 @@ def field_reference(name: str, q: np.ndarray) -> np.ndarray:
         return median_int(q) / 2.0**SCALE
     if name.startswith("trimmed_mean"):
         total, count = trimmed_mean_int(q, RULES[name]["beta"])
-        return np.asarray(total) / (count * 2.0**SCALE)
+        out: np.ndarray = np.asarray(total) / (count * 2.0**SCALE)
+        return out
     if name == "clipped_fedavg":
         norms = np.sqrt((q.astype(np.float64) ** 2).sum(axis=1))
         f = np.minimum(1.0, CLIP * 2**SCALE / norms)
-        return (np.asarray(WEIGHTS) * f) @ q / (sum(WEIGHTS) * 2.0**SCALE)
+        clipped: np.ndarray = (np.asarray(WEIGHTS) * f) @ q / (sum(WEIGHTS) * 2.0**SCALE)
+        return clipped
     return np.asarray(fedavg_sum_int(q, WEIGHTS)) / (sum(WEIGHTS) * 2.0**SCALE)
 
 

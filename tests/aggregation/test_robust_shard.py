@@ -7,6 +7,7 @@ to the honest aggregate while plain FedAvg does not; the encoding round-trips; f
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def byzantine() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize(("rule", "params"), [("median", {}), ("clipped_fedavg", {"clip_norm": 6.0})])
 def test_proven_rule_through_the_shard_api(
-    rule: str, params: dict[str, float], byzantine: tuple[np.ndarray, np.ndarray, np.ndarray]
+    rule: str, params: dict[str, Any], byzantine: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> None:
     # Prepare
     honest, attacked, bad = byzantine

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -374,7 +374,9 @@ def test_header_reads_celestia_nodes_extended_header() -> None:
 
 
 def test_header_accepts_numeric_heights_and_refuses_garbage() -> None:
-    raw = {"header": dict(CELESTIA_NODE_HEADER["header"], height=67374)}  # SubscriptionResponse.Header
+    raw = {
+        "header": dict(cast(dict[str, Any], CELESTIA_NODE_HEADER["header"]), height=67374)
+    }  # SubscriptionResponse.Header
     assert Header.from_json(raw).height == 67374
     with pytest.raises(InvalidArgument):
         Header.from_json({"header": {"height": "-1"}})

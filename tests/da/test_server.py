@@ -305,7 +305,7 @@ def test_bad_input_gets_celestia_node_error(
 
 
 def test_oversized_submission_gets_max_tx_size_error(rpc: Any) -> None:
-    blob = {"namespace": NS_B64, "data": b64(b"\x07" * (8 * 1024 * 1024))}
+    blob: dict[str, object] = {"namespace": NS_B64, "data": b64(b"\x07" * (8 * 1024 * 1024))}
     status, body = rpc(submit_body(blob))
     assert status == 200 and body["error"]["code"] == 1
     assert body["error"]["message"].startswith(
@@ -352,7 +352,7 @@ def test_websocket_calls_and_subscription(server: ServerThread) -> None:
         opened = json.loads(ws.recv(timeout=10))
         chan = opened["result"]
         server.node.submit([blob])
-        values = []
+        values: list[dict[str, Any]] = []
         while not any(v["Blobs"] for v in values):
             frame = json.loads(ws.recv(timeout=10))
             assert frame["method"] == "xrpc.ch.val" and frame["params"][0] == chan

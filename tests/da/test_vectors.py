@@ -76,11 +76,11 @@ def vector_data(vector: dict[str, Any]) -> bytes:
     if "data_hex" in vector:
         return bytes.fromhex(vector["data_hex"])
     gen = vector["data_generator"]
-    body = bytes([gen["byte"]]) * gen["length"]
+    body: bytes = bytes([gen["byte"]]) * gen["length"]
     if gen["kind"] == "repeat":
         return body
     assert gen["kind"] == "prefix_then_repeat", gen
-    return bytes.fromhex(gen["prefix_hex"]) + body
+    return bytes.fromhex(str(gen["prefix_hex"])) + body
 
 
 def vector_signer(vector: dict[str, Any]) -> bytes | None:

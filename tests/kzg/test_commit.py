@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from py_ecc.optimized_bn128 import add, eq, multiply
+from py_ecc.optimized_bn128.optimized_curve import add, eq, multiply
 
 from zkagg import CommitmentMismatch, InvalidArgument
 from zkagg._field import FIELD_MODULUS, quantize
@@ -49,7 +49,7 @@ def test_commitment_is_affine_with_offset_b(domain: CommitmentDomain) -> None:
     b = point_to_py_ecc(zero_commitment(domain))
     # Execute
     commits = [point_to_py_ecc(commit_chunk(domain, x)) for x in xs]
-    total = sum(w * x for w, x in zip(weights, xs, strict=True))
+    total = np.sum([w * x for w, x in zip(weights, xs, strict=True)], axis=0)
     acc = multiply(b, (-(sum(weights) - 1)) % FIELD_MODULUS)
     for w, c in zip(weights, commits, strict=True):
         acc = add(acc, multiply(c, w))

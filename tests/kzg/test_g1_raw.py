@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from py_ecc.optimized_bn128 import G1, Z1, add, double, eq, multiply, neg
+from py_ecc.optimized_bn128.optimized_curve import G1, Z1, add, double, eq, multiply, neg
 
 from zkagg._kzg.g1 import add_raw, double_raw, from_raw, msm_raw, to_raw
 

@@ -117,7 +117,7 @@ def test_update_with_a_changed_field_fails_its_signature(
     update = deployment.update(manifest, deployment.clients[0])
     for change in ({"sample_count": 10**6}, {"commitments": b"\x00" * 64}, {"ciphertext": bytes(60)}):
         with pytest.raises(ProtocolError, match="ClientUpdate: the signature does not verify"):
-            guard.check_client_update(dataclasses.replace(update, **change), height=12)  # type: ignore[arg-type]
+            guard.check_client_update(dataclasses.replace(update, **change), height=12)
 
 
 def test_client_id_must_be_bound_to_the_key(deployment: Deployment, manifest: RoundManifest) -> None:

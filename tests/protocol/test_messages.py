@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -270,7 +271,7 @@ def test_bad_namespace_inside_a_payload_ref_is_a_protocol_error(deployment: Depl
         ),
     ],
 )
-def test_manifest_field_checks(deployment: Deployment, changes: dict[str, object], message: str) -> None:
+def test_manifest_field_checks(deployment: Deployment, changes: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         deployment.manifest(**changes)
 

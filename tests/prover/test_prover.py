@@ -129,9 +129,8 @@ def test_missing_or_invalid_input_file(example_proven, tmp_path: Path) -> None: 
 
 def test_public_values_with_committed_inputs(example_proven) -> None:  # type: ignore[no-untyped-def]
     # ezkl lists only public instances in the settings: committed inputs must not shift the outputs
+    from tests.conftest import EXAMPLES
     from zkagg import RunArgs, build_circuit
-
-    from .conftest import EXAMPLES
 
     committed = build_circuit(
         EXAMPLES / "mlp.onnx", RunArgs(input_visibility="polycommit", input_scale=10, param_scale=10)

@@ -30,7 +30,8 @@ class SmallMLP(torch.nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        out: torch.Tensor = self.net(x)
+        return out
 
 
 class SmallConv(torch.nn.Module):
@@ -40,7 +41,8 @@ class SmallConv(torch.nn.Module):
         self.fc = torch.nn.Linear(2 * 4 * 4, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.conv(x)).flatten(1))
+        out: torch.Tensor = self.fc(torch.relu(self.conv(x)).flatten(1))
+        return out
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ def wait_for_line(path: Path, needle: str, proc: subprocess.Popen[str], timeout:
         if needle in path.read_text():
             return
         if proc.poll() is not None:
-            raise AssertionError(f"{proc.args} exited with {proc.returncode}: {path.read_text()}")
+            raise AssertionError(f"{proc.args!r} exited with {proc.returncode}: {path.read_text()}")
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} did not appear in {path} within {timeout} s: {path.read_text()}")
 
