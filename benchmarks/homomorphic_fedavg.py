@@ -6,7 +6,7 @@ verifier does with the encoded result and the posted commitments:
 
 * ``decode``: :meth:`ShardAggregate.from_bytes`;
 * ``verify``: :func:`zkagg.verify_shard`, which includes the ONE ``ezkl.kzg_commit`` of the random
-  combination of the chunk sums (batched check, see ``zkagg/_shard.py``), the py-ecc multi-scalar
+  combination of the chunk sums (batched check, see ``zkagg/_aggregation/shard.py``), the py-ecc multi-scalar
   combinations of the client commitments, the rescale check and the Fiat-Shamir hash.
 
 and, to show what dominates, the cost of that single ``kzg_commit`` alone (a full-field message of

@@ -1,4 +1,21 @@
-"""The client of a round: trains, commits, seals and posts its update (DESIGN.md §1, step 2)."""
+"""The client of a round: trains, commits, seals and posts its update (DESIGN.md §1, step 2).
+
+Client ``i`` reads the round's manifest and global model ``g`` (integers at the deployment's scale
+``s``; a value ``v`` stands for ``v / 2**s``), trains from ``g / 2**s`` on its data through
+:mod:`zkagg._protocol.workload`, quantizes the difference to ``q_i``, commits to it
+(:func:`~zkagg.commit_update`), seals ``q_i`` to its shard's aggregator and posts a signed
+:class:`~zkagg._protocol.messages.ClientUpdate` into its shard's namespace (the shard is a hash of
+the round's seed and the client's id, :func:`~zkagg.assign_shard`).
+
+Client norm bounds (opt-in: ``Deployment.client_norm_bound`` ``C``). A client proves
+``||q_i / 2**s||_2 <= C`` for exactly the vector behind its posted commitment
+(:func:`~zkagg.prove_norm`: per group of chunks an exact sum of squares, whose committed inputs
+are the client's chunk commitments) and carries the proof in its ClientUpdate's ``proofs`` field
+(why there: :class:`~zkagg._protocol.messages.ClientUpdate`). An honest client whose trained update
+is longer than ``C`` first scales it down to fit (norm clipping as in DP-FedAvg, McMahan et al.,
+ICLR 2018; :func:`~zkagg._aggregation.norm.clip_to_norm`), so it can always prove. Shards and
+judging check the proof (:func:`~zkagg._protocol.guard.verify_client_norm`).
+"""
 
 from __future__ import annotations
 

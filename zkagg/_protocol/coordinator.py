@@ -1,4 +1,13 @@
-"""The coordinator of a round: opens it, judges it and posts the global result (DESIGN.md §1, step 4)."""
+"""The coordinator of a round: opens it, judges it and posts the global result (DESIGN.md §1, step 4).
+
+It posts each round's signed :class:`~zkagg._protocol.messages.RoundManifest` (the global model the
+round starts from, the deadlines as DA heights, the seed height), and after ``results_by`` +
+:data:`~zkagg._protocol.judge.LATE_GRACE` judges every shard (:func:`~zkagg._protocol.judge.judge_round`)
+and, with quorum, posts the next global model with a signed
+:class:`~zkagg._protocol.messages.GlobalResult`. Crash-safe: what it posted is recorded in
+:class:`~zkagg._protocol.state.CoordinatorState`, and on restart it looks on the DA layer for what
+it posted but did not record, so every round closes exactly once.
+"""
 
 from __future__ import annotations
 

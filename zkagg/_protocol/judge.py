@@ -1,4 +1,10 @@
-"""Judging a closed round from the DA layer alone: one verdict per shard, and the next global model."""
+"""Judging a closed round from the DA layer alone: one verdict per shard, and the next global model.
+
+Judging is a pure function of what is on the DA layer (the manifest, the blobs in the round's
+windows, the global model payload), so the coordinator and the auditor (:mod:`zkagg._protocol.audit`)
+run the same code and must reach the same verdicts. Composition and its exact rounding are
+:mod:`zkagg._aggregation.compose`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,14 @@
-"""The shard aggregator of a round: collects, checks, aggregates, proves and posts (DESIGN.md §1, step 3)."""
+"""The shard aggregator of a round: collects, checks, aggregates, proves and posts (DESIGN.md §1, step 3).
+
+After ``updates_by``, shard ``k`` reads its namespace through a
+:class:`~zkagg._protocol.guard.MessageGuard`, opens each accepted update and checks it against its
+commitment (and, with a deployment norm bound, its norm proof), aggregates the cohort with the
+deployment's rule (:func:`~zkagg.aggregate_shard`: exact sums for FedAvg, EZKL proofs otherwise),
+proves the quality of its shard model ``g + u_k`` (:mod:`zkagg._protocol.workload`), where ``u_k``
+is the aggregate rounded to integers (:func:`~zkagg._aggregation.compose.shard_update`), and posts
+a signed :class:`~zkagg._protocol.messages.ShardResult`. Every refused update is reported with its
+reason in :class:`ShardReport`.
+"""
 
 from __future__ import annotations
 
