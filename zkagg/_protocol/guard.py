@@ -494,7 +494,7 @@ def verify_client_norm(deployment: Deployment, update: ClientUpdate) -> None:
 
     The bound is the deployment's ``client_norm_bound``; the proof must group as many chunks per
     proof as the deployment's domain fixes for its range-check method
-    (:func:`~zkagg._norm.chunks_per_proof`), so that verifiers only ever build those two circuits.
+    (:func:`~zkagg._aggregation.norm.chunks_per_proof`), so that verifiers only ever build those two circuits.
 
     Raises
     ------

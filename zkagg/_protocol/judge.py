@@ -99,7 +99,7 @@ def judge_round(
 
     Reads the client updates in ``(seed_height, updates_by]`` (every shard namespace) and the shard
     results in ``(updates_by, results_by + LATE_GRACE]`` (control namespace) in DA order through one
-    :class:`~zkagg._guard.MessageGuard`; a shard's verdict is its first result that passes the guard
+    :class:`~zkagg._protocol.guard.MessageGuard`; a shard's verdict is its first result that passes the guard
     (then its aggregate must be available and decode, verify against the included clients'
     commitments and weights, and its quality proof must verify, be bound to ``g + u_k`` and meet the
     manifest's threshold; with a deployment norm bound, every included client's update must carry

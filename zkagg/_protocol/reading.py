@@ -73,7 +73,7 @@ def find_manifest(
     """Wait for the coordinator's manifest of ``round_`` in the control namespace; return it and its height.
 
     Scans heights from ``start`` as they appear. Foreign blobs and manifests that fail
-    :func:`~zkagg._guard.check_manifest` are skipped.
+    :func:`~zkagg._protocol.guard.check_manifest` are skipped.
 
     Raises
     ------
