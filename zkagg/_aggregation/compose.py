@@ -13,6 +13,7 @@ homomorphically against all their commitments with :func:`~zkagg.verify_shard` o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import numpy as np
 
@@ -24,16 +25,31 @@ from zkagg._errors import InvalidArgument
 from zkagg._field import IntArray, felt_to_signed
 from zkagg._kzg.commit import UpdateCommitment
 
-__all__ = ["aggregate_ints", "compose_global", "round_div", "shard_update"]
+__all__ = ["MAX_MODEL_QUANTA", "aggregate_ints", "compose_global", "round_div", "shard_model", "shard_update"]
+
+#: The largest magnitude of a model value in quanta. A shard whose model ``g + u_k`` has a value
+#: beyond it is refused: committed values have no range of their own (a client and a shard that
+#: collude can commit to ``2**100``), and a composed model stays within it whenever every shard's
+#: does (a weighted mean of values within the bound, plus at most one quantum of rounding).
+#: ``2**53`` quanta is ``2**40`` at scale 13: far beyond any trained model, exact in float64.
+MAX_MODEL_QUANTA: Final = 2**53
 
 
 def round_div(a: Sequence[int] | IntArray, b: int) -> IntArray:
-    """Per value, the integer nearest to ``a / b`` (``b > 0``), ties away from zero; exact."""
+    """Per value, the integer nearest to ``a / b`` (``b > 0``), ties away from zero; exact.
+
+    Raises :class:`~zkagg.InvalidArgument` when a quotient does not fit in 64 bits (a vector no
+    honest party produces), rather than overflowing.
+    """
     if b < 1:
         raise InvalidArgument(f"divisor must be positive, not {b}")
     out = []
-    for v in (int(x) for x in a):
+    for j, v in enumerate(int(x) for x in a):
         m = (2 * abs(v) + b) // (2 * b)
+        if m >= 2**63:
+            raise InvalidArgument(
+                f"value {j} divided by {b} is {m.bit_length()} bits long, beyond 64-bit integers"
+            )
         out.append(m if v >= 0 else -m)
     return np.asarray(out, dtype=np.int64)
 
@@ -52,6 +68,26 @@ def shard_update(agg: ShardAggregate) -> IntArray:
     """The shard's integer model update ``round_div(A, d)`` (see the module docstring)."""
     ints, divisor = aggregate_ints(agg)
     return round_div(ints, divisor)
+
+
+def shard_model(global_q: IntArray, agg: ShardAggregate) -> IntArray:
+    """The shard's model ``g + u_k``, refused when a value lies beyond :data:`MAX_MODEL_QUANTA`.
+
+    Raises
+    ------
+    InvalidArgument
+        A value of the model (or of the update) is out of range; the message names the first.
+    """
+    update = shard_update(agg)
+    if update.size != global_q.size:
+        raise InvalidArgument(f"the shard update has {update.size} values, the global model {global_q.size}")
+    model = [int(g) + int(u) for g, u in zip(global_q.tolist(), update.tolist(), strict=True)]
+    for j, v in enumerate(model):
+        if abs(v) > MAX_MODEL_QUANTA:
+            raise InvalidArgument(
+                f"the shard's model value {j} is {v} quanta, beyond the range of a model (+-2**53)"
+            )
+    return np.asarray(model, dtype=np.int64)
 
 
 def compose_global(

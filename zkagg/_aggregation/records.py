@@ -185,6 +185,10 @@ class ShardAggregate:
     def from_bytes(cls, data: bytes) -> ShardAggregate:
         """Decode :meth:`to_bytes`.
 
+        Decoding does no work beyond reading the bytes: the spec's domain (and with it an SRS) is
+        not resolved, so a verifier compares :attr:`spec` and :attr:`length` with what its
+        deployment fixes before anything else.
+
         Raises
         ------
         ProtocolError
@@ -207,9 +211,10 @@ class ShardAggregate:
             weights = reader.unpack(f">{n}Q")
             (length,) = reader.unpack(">Q")
             if spec.rule == "fedavg":
-                domain = spec.domain()
-                n_chunks = domain.n_chunks(length)
+                # Sized from the encoding alone: decoding never resolves the spec's domain (no SRS
+                # is read or made for bytes nobody has compared with the deployment yet).
                 cs = spec.chunk_size
+                n_chunks = -(-length // cs)
                 (width,) = reader.unpack(">B")
                 values = _decode_values(reader.take(width * n_chunks * cs), width)
                 chunks = [values[j * cs : (j + 1) * cs] for j in range(n_chunks)]

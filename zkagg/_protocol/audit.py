@@ -4,16 +4,25 @@ The auditor knows only a DA endpoint and the deployment's control namespace. It 
 deployment's announced configuration there (:func:`zkagg._protocol.announce.find_deployment`: it must hash to
 the id the namespace derives from), then for every round whose manifest the coordinator signed:
 
-1. the manifest passes :func:`~zkagg._protocol.guard.check_manifest`, its global model payload decodes and
-   commits to the manifest's ``global_model_commitment``, and (from round 2 on) it is the global
-   model of the last round that composed one;
+1. the round's canonical manifest is the first in DA order that every party may follow: signed by
+   the coordinator with a seed height above its own (:func:`~zkagg._protocol.guard.check_manifest`),
+   fixed by the deployment in everything the deployment fixes (shard keys, spec, quorum, windows,
+   circuits: :func:`~zkagg._protocol.guard.check_manifest_rules`), its global model payload commits to
+   ``global_model_commitment``, round 1 starts from the deployment's initial model and the quality
+   threshold is the deployment's rule on that model
+   (:func:`~zkagg._protocol.reading.check_round_start`); from round 2 on, it starts from the global
+   model of the last round that composed one. Any other manifest the coordinator signed for the
+   round that breaks those rules, or a second followable one (equivocation), is a mismatch naming
+   its height;
 2. :func:`~zkagg._protocol.judge.judge_round` runs again on the blobs in the round's windows, recomputing every
    blob's share commitment from its data (a DA node that alters data is caught); in a deployment
    with ``client_norm_bound`` that includes verifying the norm proof carried by every client update
    a shard included (a shard that included one without a valid proof is ``bad-norm-proof``);
 3. the coordinator's signed :class:`~zkagg._protocol.messages.GlobalResult` says the same: one verdict per
    shard with the same reason and the same judged blob, and the same global model (payload and
-   commitment), or none when the quorum was missed.
+   commitment), or none when the quorum was missed;
+4. no shard aggregator signed two different results of the round (evidence of equivocation, kept
+   by judging even though the first valid result is the one judged).
 
 Any difference is a :class:`Mismatch`; :attr:`AuditReport.ok` is true when there is none.
 """
@@ -28,10 +37,10 @@ import numpy as np
 from zkagg._errors import ProtocolError, ZkaggError
 from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment
-from zkagg._protocol.guard import check_manifest
+from zkagg._protocol.guard import check_manifest, check_manifest_rules
 from zkagg._protocol.judge import LATE_GRACE, Progress, judge_round, quiet
 from zkagg._protocol.messages import GlobalResult, RoundManifest
-from zkagg._protocol.reading import read_range
+from zkagg._protocol.reading import check_round_start, read_range
 from zkagg._protocol.sharding import deployment_namespaces
 from zkagg._protocol.vectors import read_vector, vector_commitment
 from zkagg.da import DABackend
@@ -91,28 +100,83 @@ class AuditReport:
         }
 
 
-def _collect(
-    backend: DABackend, deployment: Deployment, start: int
-) -> tuple[dict[int, tuple[RoundManifest, int]], dict[int, list[tuple[GlobalResult, int]]]]:
+@dataclass
+class _Collected:
+    """What the coordinator signed in the control namespace, per round, in DA order."""
+
+    manifests: dict[int, tuple[RoundManifest, int]] = field(default_factory=dict)  # the canonical ones
+    results: dict[int, list[tuple[GlobalResult, int]]] = field(default_factory=dict)
+    evidence: list[Mismatch] = field(default_factory=list)
+
+
+def _collect(backend: DABackend, deployment: Deployment, start: int) -> _Collected:
     control = deployment_namespaces(deployment.deployment_id, deployment.n_shards).control
-    manifests: dict[int, tuple[RoundManifest, int]] = {}
-    results: dict[int, list[tuple[GlobalResult, int]]] = {}
+    signed: dict[int, list[tuple[RoundManifest, int]]] = {}
+    out = _Collected()
     head = backend.local_head().height
     for posted in read_range(backend, [control], start, head, verify_commitments=True):
         m = posted.message
         if isinstance(m, RoundManifest) and m.deployment == deployment.deployment_id:
             try:
-                check_manifest(m, height=posted.height, coordinator_key=deployment.coordinator_key)
+                m.verify_signature(deployment.coordinator_key)
             except ProtocolError:
                 continue
-            manifests.setdefault(m.round, (m, posted.height))
+            signed.setdefault(m.round, []).append((m, posted.height))
         elif isinstance(m, GlobalResult) and m.deployment == deployment.deployment_id:
             try:
                 m.verify_signature(deployment.coordinator_key)
             except ProtocolError:
                 continue
-            results.setdefault(m.round, []).append((m, posted.height))
-    return manifests, results
+            out.results.setdefault(m.round, []).append((m, posted.height))
+    for r, candidates in sorted(signed.items()):
+        _canonical_manifest(backend, deployment, r, candidates, out)
+    return out
+
+
+def _canonical_manifest(
+    backend: DABackend,
+    deployment: Deployment,
+    r: int,
+    candidates: list[tuple[RoundManifest, int]],
+    out: _Collected,
+) -> None:
+    """Pick round ``r``'s canonical manifest as every party does; keep the rest as evidence.
+
+    The canonical manifest is the first in DA order that any party may follow
+    (:func:`~zkagg._protocol.reading.find_manifest`'s checks). A manifest whose seed height was
+    already reached when it landed is followed by nobody and is harmless (an honest coordinator
+    posts again when the chain outran it). Any other manifest the coordinator signed is evidence:
+    one that breaks the deployment's rules, or a second followable one (equivocation).
+    """
+    canonical: tuple[RoundManifest, int] | None = None
+    for m, height in candidates:
+        try:
+            check_manifest(m, height=height, coordinator_key=deployment.coordinator_key)
+        except ProtocolError:
+            continue  # its seed height was known when it landed: nobody follows it
+        try:
+            check_manifest_rules(m, deployment)
+            check_round_start(backend, deployment, m)
+        except ZkaggError as exc:
+            out.evidence.append(
+                Mismatch(
+                    r,
+                    f"the coordinator signed a manifest at height {height} that breaks the deployment: {exc}",
+                )
+            )
+            continue
+        if canonical is None:
+            canonical = (m, height)
+        elif m.message_id() != canonical[0].message_id():
+            out.evidence.append(
+                Mismatch(
+                    r,
+                    f"coordinator equivocation: manifests of round {r} at heights {canonical[1]} and {height} "
+                    f"both follow the deployment's rules (the first is canonical)",
+                )
+            )
+    if canonical is not None:
+        out.manifests[r] = canonical
 
 
 def audit(
@@ -129,22 +193,26 @@ def audit(
     ``start`` is the first DA height read (the deployment's first manifest must be at or above it).
     """
     try:
-        manifests, results = _collect(backend, deployment, start)
+        collected = _collect(backend, deployment, start)
     except ZkaggError as exc:
         report = AuditReport(
             deployment, [], [Mismatch(0, f"the control namespace does not read back: {exc}")]
         )
         return report
-    wanted = sorted(manifests) if rounds is None else sorted(rounds)
+    manifests, results = collected.manifests, collected.results
+    found = set(manifests) | {e.round for e in collected.evidence}
+    wanted = sorted(found) if rounds is None else sorted(rounds)
     qspec = workload.quality_spec(deployment) if deployment.quality else None
     audits: list[RoundAudit] = []
     all_mismatches: list[Mismatch] = []
     previous_global: GlobalResult | None = None
     for r in sorted(set(wanted) | set(range(1, max(wanted, default=0)))):
         ra = RoundAudit(r)
+        if r in wanted:
+            ra.mismatches.extend(e for e in collected.evidence if e.round == r)
         if r not in manifests:
             if r in wanted:
-                ra.mismatches.append(Mismatch(r, "no manifest signed by the coordinator"))
+                ra.mismatches.append(Mismatch(r, "no manifest that any party may follow"))
             audits.append(ra)
             all_mismatches.extend(ra.mismatches)
             continue
@@ -219,6 +287,8 @@ def _audit_round(
     ra.verdicts = [
         {"shard": v.shard, "reason": v.reason.value, "detail": v.detail} for v in judgement.verdicts
     ]
+    for line in judgement.evidence:
+        miss(f"evidence: {line}")
     posted_verdicts = {v.shard: v for v in result.verdicts}
     for v in judgement.verdicts:
         got = posted_verdicts.get(v.shard)

@@ -15,17 +15,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import TypeVar
 
 from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._field import IntArray
 from zkagg._protocol import workload
 from zkagg._protocol.announce import announce_deployment
 from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.guard import QUALITY_CIRCUIT
 from zkagg._protocol.judge import LATE_GRACE, Progress, RoundJudgement, judge_round, quiet
 from zkagg._protocol.keys import Identity
 from zkagg._protocol.messages import (
-    PPM,
     CircuitRef,
     GlobalResult,
     RoundManifest,
@@ -38,7 +38,6 @@ from zkagg.da import Blob, DABackend, PayloadRef, write_payload
 
 __all__ = ["Coordinator", "RoundOutcome"]
 
-_QUALITY_CIRCUIT: Final = "quality"
 _OwnT = TypeVar("_OwnT", RoundManifest, GlobalResult)
 
 
@@ -91,7 +90,6 @@ class Coordinator:
         self.home = home
         self.progress = progress
         self.namespaces = deployment_namespaces(deployment.deployment_id, deployment.n_shards)
-        self.data = workload.task(deployment)
         self._qspec: workload.QualitySpec | None = None
         #: Heights below this were on the chain before this coordinator's state existed.
         self.start = self.state.start_height(backend.local_head().height)
@@ -156,12 +154,9 @@ class Coordinator:
         self.progress(f"round {round_}: opening")
         ref, commitment, q = self._global_for(round_)
         circuits: tuple[CircuitRef, ...] = ()
-        threshold = 0.0
         if dep.quality:
             artifacts = workload.quality_artifacts(self.quality_spec(), home=self.home)
-            circuits = (CircuitRef(_QUALITY_CIRCUIT, bytes.fromhex(artifacts.vk_sha256)),)
-            acc = workload.probe_accuracy(dep, q, self.data.x_probe, self.data.y_probe)
-            threshold = max(dep.quality_floor, acc - dep.quality_margin)
+            circuits = (CircuitRef(QUALITY_CIRCUIT, bytes.fromhex(artifacts.vk_sha256)),)
         head = self.backend.local_head().height
         seed_height = head + 2
         manifest = RoundManifest(
@@ -179,7 +174,7 @@ class Coordinator:
             updates_by=seed_height + dep.update_window,
             results_by=seed_height + dep.update_window + dep.result_window,
             quorum=dep.quorum,
-            quality_threshold_ppm=min(PPM, round(threshold * PPM)),
+            quality_threshold_ppm=workload.quality_threshold_ppm(dep, q),
             coordinator_key=dep.coordinator_key,
             shard_keys=dep.shard_keys,
         ).sign(self.identity.signing)

@@ -42,7 +42,9 @@ _ID_TAG: Final = b"zkagg/deployment/v1\x00"
 RULES: Final = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 MAX_CLIENTS: Final = 4096
 #: Fields added after the first release: absent from the canonical form while ``None``.
-_OMITTED_WHEN_NONE: Final = frozenset({"client_norm_bound"})
+_OMITTED_WHEN_NONE: Final = frozenset({"client_norm_bound", "max_sample_count"})
+#: The largest sample count a client may declare when the deployment sets none.
+DEFAULT_MAX_SAMPLE_COUNT: Final = 2**32 - 1
 
 
 def _int(name: str, value: object, lo: int, hi: int) -> int:
@@ -95,6 +97,15 @@ class Deployment:
         coordinator and the auditor exclude a shard that included one (:mod:`zkagg._protocol.coordinator`). The
         field is left out of the canonical form while it is ``None``, so deployments without it
         keep their ids.
+    max_sample_count
+        The largest sample count (FedAvg weight) a client may declare. Sample counts are claims,
+        not facts: nothing proves how much data a client trained on, so a client may declare any
+        count up to this bound and weigh its update by it (within the bound a liar can make its
+        update up to ``max_sample_count / (max_sample_count + rest of its shard)`` of its shard's
+        mean). An update declaring more is refused by the guard, with a reason, and never stops
+        its shard. ``None`` (the default) means :data:`DEFAULT_MAX_SAMPLE_COUNT` and is left out
+        of the canonical form, so deployments without it keep their ids; set it near the largest
+        honest count.
     coordinator_key
         The coordinator's Ed25519 public key.
     shard_keys
@@ -126,6 +137,7 @@ class Deployment:
     update_window: int = 60
     result_window: int = 120
     client_norm_bound: float | None = None
+    max_sample_count: int | None = None
     _registry: dict[bytes, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -169,6 +181,8 @@ class Deployment:
             bound = _number("client_norm_bound", self.client_norm_bound, 0.0, 1e9, open_low=True)
             object.__setattr__(self, "client_norm_bound", bound)
             self._check_norm_domain()
+        if self.max_sample_count is not None:
+            _int("max_sample_count", self.max_sample_count, 1, 2**63 - 1)
         object.__setattr__(self, "_registry", {client_id_for(k): k for k in self.client_keys})
 
     def _check_norm_domain(self) -> None:
@@ -196,6 +210,11 @@ class Deployment:
     def client_registry(self) -> dict[bytes, bytes]:
         """``{client id: Ed25519 public key}`` of the registered clients."""
         return dict(self._registry)
+
+    @property
+    def sample_count_bound(self) -> int:
+        """The largest sample count a client may declare (``max_sample_count`` or the default)."""
+        return self.max_sample_count if self.max_sample_count is not None else DEFAULT_MAX_SAMPLE_COUNT
 
     def client_index(self, client_id: bytes) -> int:
         """The index of a registered client (its data part)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from zkagg._aggregation.norm import NormProof, chunks_per_proof, verify_norm
 from zkagg._errors import InvalidArgument, ProtocolError
@@ -48,10 +49,15 @@ from zkagg._protocol.sharding import DeploymentNamespaces, assign_shard, deploym
 from zkagg.da import Namespace
 
 __all__ = [
-    "verify_client_norm",
+    "QUALITY_CIRCUIT",
     "MessageGuard",
     "check_manifest",
+    "check_manifest_rules",
+    "verify_client_norm",
 ]
+
+#: The name of the shard-model quality circuit in a manifest's ``circuits``.
+QUALITY_CIRCUIT: Final = "quality"
 
 
 class _Rejected(ProtocolError):
@@ -104,6 +110,70 @@ def check_manifest(
         )
 
 
+def check_manifest_rules(manifest: RoundManifest, deployment: Deployment) -> None:
+    """Check everything in a manifest that the deployment fixes, before anyone follows it.
+
+    A coordinator signs manifests, but it does not choose the rules of a round: the shard keys
+    clients seal to, the spec (hence the SRS and the domain), scale, chunk size, number of shards,
+    quorum, the windows after the seed height and the names of the circuits are the deployment's
+    (``deployment.json``, whose hash is the deployment id). Clients, shards, judging and the audit
+    all call this, so a manifest that names other keys or weaker rules is followed by nobody.
+    The quality threshold depends on the round's global model as well; it is checked where the
+    model is read (:func:`zkagg._protocol.reading.check_round_start`).
+
+    Raises
+    ------
+    ProtocolError
+        A field differs from what the deployment fixes; the message names the field, what it must
+        be and what it was.
+    """
+    what = f"RoundManifest of round {manifest.round}"
+    updates_by = manifest.seed_height + deployment.update_window
+    fixed: tuple[tuple[str, object, object], ...] = (
+        ("deployment", manifest.deployment, deployment.deployment_id),
+        ("coordinator_key", manifest.coordinator_key, deployment.coordinator_key),
+        ("num_shards", manifest.num_shards, deployment.n_shards),
+        ("aggregation_rule", manifest.aggregation_rule, deployment.rule),
+        ("aggregation_spec", manifest.aggregation_spec, deployment.spec().to_bytes()),
+        ("quantization_scale", manifest.quantization_scale, deployment.scale),
+        ("chunk_size", manifest.chunk_size, deployment.chunk_size),
+        ("quorum", manifest.quorum, deployment.quorum),
+        ("updates_by", manifest.updates_by, updates_by),
+        ("results_by", manifest.results_by, updates_by + deployment.result_window),
+        (
+            "circuits",
+            tuple(c.circuit_id for c in manifest.circuits),
+            (QUALITY_CIRCUIT,) if deployment.quality else (),
+        ),
+    )
+    for k, keys in enumerate(deployment.shard_keys):
+        named = manifest.shard_keys[k] if k < len(manifest.shard_keys) else None
+        if named != keys:
+            raise ProtocolError(
+                f"{what}: shard {k}'s keys must be the deployment's (signing {keys.signing_key.hex()[:16]}..., "
+                f"encryption {keys.encryption_key.hex()[:16]}...), not "
+                + (
+                    "missing"
+                    if named is None
+                    else f"signing {named.signing_key.hex()[:16]}..., encryption {named.encryption_key.hex()[:16]}..."
+                )
+            )
+    for name, have, want in fixed:
+        if have != want:
+            raise ProtocolError(f"{what}: {name} must be the deployment's {_show(want)}, not {_show(have)}")
+    if not deployment.quality and manifest.quality_threshold_ppm != 0:
+        raise ProtocolError(
+            f"{what}: quality_threshold_ppm must be 0 in a deployment without the quality gate, "
+            f"not {manifest.quality_threshold_ppm}"
+        )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.hex() if len(value) <= 16 else f"{value[:8].hex()}... ({len(value)} bytes)"
+    return repr(value)
+
+
 @dataclass(frozen=True)
 class _Seen:
     height: int
@@ -123,6 +193,9 @@ class MessageGuard:
         Known clients, ``{client id: Ed25519 public key}``. Without one, a client id must be
         :func:`zkagg._protocol.keys.client_id_for` of the update's key (self-certifying ids). With one, the
         key must be the registered one, and unregistered clients are rejected.
+    max_sample_count
+        The deployment's bound on declared sample counts (:attr:`Deployment.sample_count_bound`);
+        an update declaring more is rejected. ``None``: no bound beyond the encoding's.
     """
 
     def __init__(
@@ -131,6 +204,7 @@ class MessageGuard:
         seed: bytes,
         *,
         client_registry: Mapping[bytes, bytes] | None = None,
+        max_sample_count: int | None = None,
     ) -> None:
         if not isinstance(manifest, RoundManifest):
             raise InvalidArgument(f"manifest must be a RoundManifest, not {type(manifest).__name__}")
@@ -140,6 +214,7 @@ class MessageGuard:
             manifest.deployment, manifest.num_shards
         )
         self._registry = dict(client_registry) if client_registry is not None else None
+        self._max_samples = max_sample_count
         self._ids: dict[bytes, int] = {}  # message id -> height accepted
         self._updates: list[dict[bytes, _Seen]] = [{} for _ in range(manifest.num_shards)]
         self._client_shard: dict[bytes, int] = {}
@@ -252,7 +327,8 @@ class MessageGuard:
         ProtocolError
             Another deployment, round or shard namespace; a shard outside the manifest; a client id
             not bound to the key; a bad signature; a client not assigned to the shard; posted before
-            the seed or after ``updates_by``; a replay, or a second update of the same client.
+            the seed or after ``updates_by``; a sample count above the bound; a replay, or a second
+            update of the same client.
         """
         what = f"ClientUpdate of client {update.client_id.hex()}"
         m = self.manifest
@@ -284,6 +360,12 @@ class MessageGuard:
                 f"in round {m.round}",
             )
         self._window(what, height, m.seed_height, m.updates_by, "seed height", "updates_by")
+        if self._max_samples is not None and update.sample_count > self._max_samples:
+            raise _Rejected(
+                VerdictReason.MALFORMED,
+                f"{what}: sample_count must be at most the deployment's bound {self._max_samples}, "
+                f"not {update.sample_count}",
+            )
         message_id = update.message_id()
         self._replay(what, message_id)
         if update.client_id in self._client_shard:

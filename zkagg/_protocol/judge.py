@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
-from zkagg._aggregation.compose import compose_global, shard_update
+from zkagg._aggregation.compose import compose_global, shard_model
 from zkagg._aggregation.records import ShardAggregate
 from zkagg._aggregation.shard import verify_shard
 from zkagg._errors import DAError, ProtocolError, ZkaggError
@@ -21,7 +21,7 @@ from zkagg._field import IntArray
 from zkagg._kzg.commit import UpdateCommitment
 from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment
-from zkagg._protocol.guard import MessageGuard, verify_client_norm
+from zkagg._protocol.guard import MessageGuard, check_manifest_rules, verify_client_norm
 from zkagg._protocol.messages import (
     PPM,
     BlobRef,
@@ -31,9 +31,8 @@ from zkagg._protocol.messages import (
     ShardVerdict,
     VerdictReason,
 )
-from zkagg._protocol.reading import global_ref, read_range
+from zkagg._protocol.reading import check_round_start, read_range
 from zkagg._protocol.sharding import deployment_namespaces, fetch_seed, has_quorum
-from zkagg._protocol.vectors import read_vector
 from zkagg.da import DABackend, PayloadRef, read_payload
 
 __all__ = ["LATE_GRACE", "Progress", "RoundJudgement", "ShardJudgement", "judge_round", "quiet"]
@@ -72,6 +71,8 @@ class RoundJudgement:
     verify_seconds: float
     client_updates: int
     threshold: float
+    #: Evidence of shard equivocation: a shard's aggregator signed two different results this round.
+    evidence: list[str] = field(default_factory=list)
 
     @property
     def verdicts(self) -> tuple[ShardVerdict, ...]:
@@ -112,8 +113,12 @@ def judge_round(
     ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
     backend.wait_for_height(manifest.results_by + LATE_GRACE, timeout=timeout)
     seed = fetch_seed(backend, manifest, timeout)
-    global_q = read_vector(backend, global_ref(manifest), workload.n_params(dep), dep.scale, "global model")
-    guard = MessageGuard(manifest, seed, client_registry=dep.client_registry)
+    # The round's rules are the deployment's, whatever the coordinator signed (ProtocolError if not).
+    check_manifest_rules(manifest, dep)
+    global_q = check_round_start(backend, dep, manifest)
+    guard = MessageGuard(
+        manifest, seed, client_registry=dep.client_registry, max_sample_count=dep.sample_count_bound
+    )
     by_blob: dict[bytes, ClientUpdate] = {}
     for posted in read_range(
         backend,
@@ -137,6 +142,10 @@ def judge_round(
         quality_spec = workload.quality_spec(dep)
     context = _Context(backend, dep, manifest, by_blob, global_q, threshold, quality_spec, home)
     final: dict[int, ShardJudgement] = {}
+    first_signed: dict[
+        int, tuple[bytes, int]
+    ] = {}  # shard -> (message id, height) of its first signed result
+    evidence: list[str] = []
     signed_rejection: dict[int, ShardJudgement] = {}
     other_rejection: dict[int, ShardJudgement] = {}
     for posted in read_range(
@@ -147,7 +156,16 @@ def judge_round(
         verify_commitments=verify_commitments,
     ):
         res = posted.message
-        if not isinstance(res, ShardResult) or not 0 <= res.shard < dep.n_shards or res.shard in final:
+        if not isinstance(res, ShardResult) or not 0 <= res.shard < dep.n_shards:
+            continue
+        if _signed_by_shard(res, manifest):
+            first = first_signed.setdefault(res.shard, (res.message_id(), posted.height))
+            if first[0] != res.message_id():
+                evidence.append(
+                    f"shard {res.shard}'s aggregator signed two different results of round "
+                    f"{manifest.round}, at heights {first[1]} and {posted.height}"
+                )
+        if res.shard in final:
             continue
         ref = BlobRef(posted.height, posted.blob.commitment)
         reason, detail = guard.judge_shard_result(
@@ -187,7 +205,19 @@ def judge_round(
         time.perf_counter() - t0,
         len(by_blob),
         threshold,
+        evidence,
     )
+
+
+def _signed_by_shard(res: ShardResult, manifest: RoundManifest) -> bool:
+    """Whether a result carries a valid signature of its shard's aggregator (whatever else is wrong)."""
+    if res.aggregator_key != manifest.shard_keys[res.shard].signing_key:
+        return False
+    try:
+        res.verify_signature(res.aggregator_key)
+    except ProtocolError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -227,6 +257,18 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
         agg = ShardAggregate.from_bytes(encoded)
     except ZkaggError as exc:
         return excluded(VerdictReason.MALFORMED, f"the aggregate does not decode: {exc}")
+    # Compared with the deployment before any work that the aggregate's fields could size.
+    if agg.spec.to_bytes() != dep.spec().to_bytes():
+        return excluded(VerdictReason.MALFORMED, "the aggregate's spec is not the deployment's")
+    if agg.length != global_q.size:
+        return excluded(
+            VerdictReason.MALFORMED, f"the aggregate has {agg.length} values, not the model's {global_q.size}"
+        )
+    if len(agg.weights) != len(res.included):
+        return excluded(
+            VerdictReason.MALFORMED,
+            f"the aggregate weighs {len(agg.weights)} clients, but the result includes {len(res.included)}",
+        )
     commitments = []
     weights = []
     for item in res.included:
@@ -253,6 +295,7 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
                 )
     try:
         verify_shard(dep.spec(), commitments, weights, agg)
+        model = shard_model(global_q, agg)
     except ZkaggError as exc:
         return excluded(VerdictReason.BAD_AGGREGATE, str(exc))
     accuracy = None
@@ -260,7 +303,6 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
         quality_spec = context.quality_spec or workload.quality_spec(dep)
         try:
             proof = workload.QualityProof.from_wire(res.quality_proof)
-            model = global_q + shard_update(agg)
             expected = workload.model_commitments(model, quality_spec, home=home)
             workload.verify_quality(proof, 0.0, quality_spec, expected_commitments=expected, home=home)
             accuracy = proof.accuracy

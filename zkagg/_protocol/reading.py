@@ -8,11 +8,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from zkagg._errors import DAError, ProtocolError
+import numpy as np
+
+from zkagg._errors import DAError, ProtocolError, ZkaggError
+from zkagg._field import IntArray
+from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment
-from zkagg._protocol.guard import check_manifest
+from zkagg._protocol.guard import check_manifest, check_manifest_rules
 from zkagg._protocol.messages import Message, RoundManifest, decode_message
 from zkagg._protocol.sharding import deployment_namespaces
+from zkagg._protocol.vectors import read_vector, vector_commitment
 from zkagg.da import Blob, DABackend, Namespace, PayloadRef
 
 __all__ = ["Posted", "Ticker", "find_manifest", "global_ref", "read_range", "wait_height"]
@@ -70,10 +75,14 @@ def find_manifest(
     timeout: float = 600.0,
     poll: float = 0.05,
 ) -> tuple[RoundManifest, int]:
-    """Wait for the coordinator's manifest of ``round_`` in the control namespace; return it and its height.
+    """Wait for the round's canonical manifest in the control namespace; return it and its height.
 
-    Scans heights from ``start`` as they appear. Foreign blobs and manifests that fail
-    :func:`~zkagg._protocol.guard.check_manifest` are skipped.
+    The canonical manifest is the first one in DA order that passes
+    :func:`~zkagg._protocol.guard.check_manifest` (signed by the deployment's coordinator, seed
+    height above its own), :func:`~zkagg._protocol.guard.check_manifest_rules` (everything the
+    deployment fixes) and :func:`check_round_start` (its global model and quality threshold). Every
+    party follows that one; any other manifest the coordinator signed for the round is evidence of
+    equivocation, which the audit reports. Scans heights from ``start`` as they appear.
 
     Raises
     ------
@@ -97,6 +106,8 @@ def find_manifest(
                             deployment=deployment.deployment_id,
                             round=round_,
                         )
+                        check_manifest_rules(m, deployment)
+                        check_round_start(backend, deployment, m)
                     except ProtocolError:
                         continue
                     return m, posted.height
@@ -104,6 +115,35 @@ def find_manifest(
         if time.monotonic() > deadline:
             raise DAError(f"no manifest of round {round_} appeared by height {head} within {timeout:g} s")
         time.sleep(poll)
+
+
+def check_round_start(backend: DABackend, deployment: Deployment, manifest: RoundManifest) -> IntArray:
+    """The global model a manifest starts its round from, once it checks out; else :class:`~zkagg.ProtocolError`.
+
+    The payload must hold the deployment's number of values at its scale and commit to the
+    manifest's ``global_model_commitment``; round 1 must start from the deployment's initial model
+    (seeded by ``data_seed``); the quality threshold must be the deployment's rule applied to this
+    model (:func:`~zkagg._protocol.workload.quality_threshold_ppm`). That round ``r > 1`` starts
+    from round ``r - 1``'s published model is checked by the audit, which follows the chain.
+    """
+    what = f"RoundManifest of round {manifest.round}"
+    try:
+        q = read_vector(
+            backend, global_ref(manifest), workload.n_params(deployment), deployment.scale, "global model"
+        )
+    except ZkaggError as exc:
+        raise ProtocolError(f"{what}: its global model cannot be read: {exc}") from exc
+    if vector_commitment(deployment, q).to_bytes() != manifest.global_model_commitment:
+        raise ProtocolError(f"{what}: its global model does not match global_model_commitment")
+    if manifest.round == 1 and not np.array_equal(q, workload.initial_model(deployment)):
+        raise ProtocolError(f"{what}: round 1 must start from the deployment's initial model")
+    want = workload.quality_threshold_ppm(deployment, q)
+    if manifest.quality_threshold_ppm != want:
+        raise ProtocolError(
+            f"{what}: quality_threshold_ppm must be the deployment's rule on its global model, "
+            f"{want}, not {manifest.quality_threshold_ppm}"
+        )
+    return q
 
 
 def wait_height(

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from zkagg._aggregation.compose import shard_update
+from zkagg._aggregation.compose import shard_model
 from zkagg._aggregation.records import ShardAggregate
 from zkagg._aggregation.shard import aggregate_shard
 from zkagg._errors import InvalidArgument, ProtocolError, ZkaggError
@@ -160,7 +160,9 @@ class ShardAggregator:
         ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
         seed = fetch_seed(self.backend, manifest, self.timeout)
         self.backend.wait_for_height(manifest.updates_by, timeout=self.timeout)
-        guard = MessageGuard(manifest, seed, client_registry=dep.client_registry)
+        guard = MessageGuard(
+            manifest, seed, client_registry=dep.client_registry, max_sample_count=dep.sample_count_bound
+        )
         encryption = self.identity.encryption
         assert encryption is not None  # checked in __init__
         n_params = workload.n_params(dep)
@@ -218,7 +220,7 @@ class ShardAggregator:
         global_q = read_vector(
             self.backend, global_ref(manifest), workload.n_params(dep), dep.scale, "global model"
         )
-        model = global_q + shard_update(agg)
+        model = shard_model(global_q, agg)
         proof = workload.prove_quality(dequantize(model, dep.scale), self.quality_spec(), home=self.home)
         return agg, proof.to_wire()
 

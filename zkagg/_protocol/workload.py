@@ -27,6 +27,7 @@ from zkagg._fl.quality import (
     verify_quality,
 )
 from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.messages import PPM
 
 __all__ = [
     "QualityProof",
@@ -41,6 +42,7 @@ __all__ = [
     "prove_quality",
     "quality_artifacts",
     "quality_spec",
+    "quality_threshold_ppm",
     "task",
     "verify_quality",
 ]
@@ -68,6 +70,22 @@ def quality_spec(deployment: Deployment) -> QualitySpec:
         # (24,163 rows, logrows 15); larger probe sets spill into more columns by themselves.
         num_inner_cols=2,
     )
+
+
+def quality_threshold_ppm(deployment: Deployment, global_q: IntArray) -> int:
+    """The quality threshold of a round that starts from ``global_q``, in parts per million.
+
+    The deployment's rule, which everyone recomputes from public data: the probe accuracy of the
+    round's global model minus ``quality_margin``, at least ``quality_floor`` (0 without the
+    quality gate). The accuracy is numpy's (:func:`zkagg._fl.flat.accuracy`), so every verifier
+    gets the same number from the same model.
+    """
+    if not deployment.quality:
+        return 0
+    data = task(deployment)
+    acc = accuracy(dequantize(global_q, deployment.scale), deployment.hidden, data.x_probe, data.y_probe)
+    threshold = max(deployment.quality_floor, acc - deployment.quality_margin)
+    return min(PPM, round(threshold * PPM))
 
 
 def initial_model(deployment: Deployment) -> IntArray:
