@@ -36,6 +36,7 @@ from zkagg._protocol.faults import (
     NORM_EVASIONS,
     attacked_update,
 )
+from zkagg._protocol.guard import check_manifest_rules
 from zkagg._protocol.keys import Identity, client_id_for
 from zkagg._protocol.messages import (
     ClientUpdate,
@@ -139,6 +140,8 @@ class ClientParty:
         """Train, commit and post this round's update (after the seed height exists)."""
         t0 = time.perf_counter()
         dep = self.deployment
+        # Never seal to a key (or follow rules) the deployment does not name, whoever signed the manifest.
+        check_manifest_rules(manifest, dep)
         seed = fetch_seed(self.backend, manifest, self.timeout)
         shard = assign_shard(seed, dep.deployment_id, manifest.round, self.client_id, dep.n_shards)
         g = self.global_model(manifest)

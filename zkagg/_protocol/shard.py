@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from zkagg._aggregation.compose import shard_model
+import numpy as np
+
+from zkagg._aggregation.compose import MAX_MODEL_QUANTA, shard_model
 from zkagg._aggregation.records import ShardAggregate
 from zkagg._aggregation.shard import aggregate_shard
 from zkagg._errors import InvalidArgument, ProtocolError, ZkaggError
@@ -29,7 +31,7 @@ from zkagg._protocol.faults import (
     SHARD_ATTACKS,
     tamper_aggregate,
 )
-from zkagg._protocol.guard import MessageGuard, verify_client_norm
+from zkagg._protocol.guard import MessageGuard, check_manifest_rules, verify_client_norm
 from zkagg._protocol.keys import Identity
 from zkagg._protocol.messages import (
     ClientUpdate,
@@ -62,6 +64,22 @@ class ShardReport:
     attack: str | None = None
     #: Clients left out for a missing or invalid norm proof (hex ids; their lines are in ``rejected``).
     norm_rejected: tuple[str, ...] = ()
+
+
+def _check_range(global_q: IntArray, q: IntArray) -> None:
+    """Refuse an update whose client model ``g + q`` leaves the range of a model.
+
+    Every rule then aggregates models within :data:`~zkagg._aggregation.compose.MAX_MODEL_QUANTA`
+    (a weighted mean, a median or a trimmed mean of such values stays within it), so one client's
+    huge update cannot get an honest shard excluded for an out-of-range aggregate.
+    """
+    bad = np.flatnonzero(np.abs(global_q.astype(object) + q.astype(object)) > MAX_MODEL_QUANTA)
+    if bad.size:
+        j = int(bad[0])
+        raise ProtocolError(
+            f"client update value {j} is {int(q[j])} quanta: the client's model would leave the range "
+            f"of a model (+-2**53 quanta)"
+        )
 
 
 @dataclass
@@ -157,6 +175,7 @@ class ShardAggregator:
     def _collect(self, manifest: RoundManifest) -> _Cohort:
         """Every update posted to this shard in the round's window: opened, checked, included or refused."""
         dep = self.deployment
+        check_manifest_rules(manifest, dep)
         ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
         seed = fetch_seed(self.backend, manifest, self.timeout)
         self.backend.wait_for_height(manifest.updates_by, timeout=self.timeout)
@@ -166,6 +185,7 @@ class ShardAggregator:
         encryption = self.identity.encryption
         assert encryption is not None  # checked in __init__
         n_params = workload.n_params(dep)
+        global_q = read_vector(self.backend, global_ref(manifest), n_params, dep.scale, "global model")
         cohort = _Cohort()
         check_norms = dep.client_norm_bound is not None and self.attack != "include-unproven"
         spec = dep.spec()
@@ -188,6 +208,7 @@ class ShardAggregator:
                         f"client update must hold {n_params} values at scale {dep.scale}, "
                         f"not {q.size} at scale {scale}"
                     )
+                _check_range(global_q, q)
                 claimed = UpdateCommitment.from_bytes(u.commitments)
                 spec.domain().require_same(claimed.domain, "the client's commitment")
                 if claimed != commit_update(spec, dequantize(q, dep.scale)):
