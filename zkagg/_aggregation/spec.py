@@ -113,6 +113,19 @@ class AggregationSpec:
         # Validates logrows, chunk_size, scale and salted with the domain's own messages.
         CommitmentDomain(self.logrows, self.chunk_size, self.scale, self.srs_sha256 or "0" * 64, self.salted)
 
+    def matches(self, expected: AggregationSpec) -> bool:
+        """Whether this spec is ``expected``, without resolving this spec's own domain.
+
+        For specs decoded from untrusted bytes: every field is compared first, and only
+        ``expected``'s domain (the verifier's own) is resolved to learn its SRS hash, so a spec that
+        names, say, logrows 24 costs nothing to refuse.
+        """
+        fields = ("rule", "chunk_size", "scale", "logrows", "salted", "beta", "clip_norm")
+        if any(getattr(self, f) != getattr(expected, f) for f in fields):
+            return False
+        mine = self.srs_sha256 if self.srs_sha256 is not None else self.domain().srs_sha256
+        return mine == expected.domain().srs_sha256
+
     def domain(self) -> CommitmentDomain:
         """The commitment domain (its reference circuit prepared on first use, then cached)."""
         # The dev SRS is per cache root, so an unnamed SRS is resolved per ZKAGG_HOME.

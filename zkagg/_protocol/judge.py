@@ -258,7 +258,7 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
     except ZkaggError as exc:
         return excluded(VerdictReason.MALFORMED, f"the aggregate does not decode: {exc}")
     # Compared with the deployment before any work that the aggregate's fields could size.
-    if agg.spec.to_bytes() != dep.spec().to_bytes():
+    if not agg.spec.matches(dep.spec()):
         return excluded(VerdictReason.MALFORMED, "the aggregate's spec is not the deployment's")
     if agg.length != global_q.size:
         return excluded(
