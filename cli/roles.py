@@ -104,6 +104,14 @@ def init(
             help="Clients prove the L2 norm of their updates is at most this (positive); default: off.",
         ),
     ] = None,
+    max_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--max-samples",
+            help="Largest sample count a client may declare (its FedAvg weight); default: 2**32 - 1.",
+            min=1,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a deployment: public deployment.json and one key directory per party."""
@@ -126,6 +134,7 @@ def init(
         result_window=result_window,
         data_seed=seed,
         client_norm_bound=norm_bound,
+        max_sample_count=max_samples,
     )
     directory.mkdir(parents=True, exist_ok=True)
     keys.save(directory / "keys")

@@ -28,6 +28,7 @@ from zkagg._field import IntArray
 __all__ = [
     "DIGITS_CLASSES",
     "DIGITS_FEATURES",
+    "DIGITS_SAMPLES",
     "DigitsData",
     "dirichlet_partition",
     "label_skew",
@@ -37,6 +38,8 @@ __all__ = [
 #: Features per sample (8 x 8 pixels) and number of classes of the digits task.
 DIGITS_FEATURES = 64
 DIGITS_CLASSES = 10
+#: Samples in scikit-learn's digits data set (UCI optical digits test set): no client holds more.
+DIGITS_SAMPLES = 1797
 
 FloatArray = npt.NDArray[np.float32]
 

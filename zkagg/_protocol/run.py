@@ -72,6 +72,9 @@ class RunConfig:
     update_window: int | None = None
     result_window: int | None = None
     norm_bound: float | None = None
+    #: The deployment's bound on declared sample counts; ``None``: the size of the whole digits
+    #: data set (no client of this simulation holds more, so a larger claim is a lie).
+    max_samples: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("clients", "shards", "rounds"):
@@ -97,6 +100,9 @@ class RunConfig:
         b = self.byzantine_shards
         if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b <= self.shards:
             raise InvalidArgument(f"byzantine_shards must be an integer in [0, {self.shards}], not {b!r}")
+        ms = self.max_samples
+        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, int) or ms < 1):
+            raise InvalidArgument(f"max_samples must be a positive integer or None, not {ms!r}")
         nb = self.norm_bound
         if nb is not None and not (
             isinstance(nb, int | float) and not isinstance(nb, bool) and math.isfinite(nb) and nb > 0
@@ -124,6 +130,7 @@ class RunConfig:
             update_window=self.update_window or self.clients + 8,
             result_window=self.result_window or 4 * self.shards + 8,
             client_norm_bound=self.norm_bound,
+            max_sample_count=self.max_samples if self.max_samples is not None else workload.TASK_SAMPLES,
         )
 
 

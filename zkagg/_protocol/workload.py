@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zkagg._field import IntArray, dequantize, quantize
-from zkagg._fl.data import DigitsData, dirichlet_partition, load_digits_task
+from zkagg._fl.data import DIGITS_SAMPLES, DigitsData, dirichlet_partition, load_digits_task
 from zkagg._fl.flat import accuracy, param_count
 from zkagg._fl.quality import (
     QualityProof,
@@ -30,6 +30,7 @@ from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.messages import PPM
 
 __all__ = [
+    "TASK_SAMPLES",
     "QualityProof",
     "QualitySpec",
     "dirichlet_partition",
@@ -46,6 +47,9 @@ __all__ = [
     "task",
     "verify_quality",
 ]
+
+#: Samples in the whole task: a client declaring more is lying whatever its data.
+TASK_SAMPLES = DIGITS_SAMPLES
 
 
 def n_params(deployment: Deployment) -> int:
