@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# One implementation of the machine description, shared with `zkagg bench` (zkagg._bench.measure).
+# One implementation of the machine description, shared with `zkagg bench` (zkagg._bench.machine).
+from zkagg._bench.machine import cpu_model as cpu_model
+from zkagg._bench.machine import describe_machine as describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -87,7 +87,8 @@ def bench(
 
     from rich.console import Console
 
-    from zkagg._bench.measure import FULL, QUICK, BenchConfig, headline_ratio, run_bench, write_outputs
+    from zkagg._bench.measure import FULL, QUICK, BenchConfig, run_bench
+    from zkagg._bench.report import headline_ratio, write_outputs
     from zkagg._errors import InvalidArgument
 
     started = time.perf_counter()

@@ -135,18 +135,23 @@ class RunConfig:
 
 
 class CountingBackend:
-    """A DA backend wrapper that counts the blobs and bytes submitted through it."""
+    """A DA backend wrapper that counts the blobs, data bytes and sparse shares submitted through it.
+
+    ``zkagg run`` reports the bytes per round; ``zkagg bench`` the bytes and shares of a round's payloads.
+    """
 
     def __init__(self, inner: DABackend) -> None:
         self.inner = inner
         self.bytes = 0
         self.blobs = 0
+        self.shares = 0
 
     def submit(self, blobs: Sequence[Blob], config: TxConfig | None = None) -> int:
         """Submit and count."""
         height = self.inner.submit(blobs, config)
         self.bytes += sum(len(b.data) for b in blobs)
         self.blobs += len(blobs)
+        self.shares += sum(b.share_count for b in blobs)
         return height
 
     def get(self, height: int | str, namespace: Namespace, commitment: bytes) -> Blob:
