@@ -56,22 +56,21 @@ import math
 import struct
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from zkagg._errors import CircuitError, CommitmentMismatch, InvalidArgument, InvalidProof, ProvingError
-from zkagg._field import FIELD_MODULUS, felt_to_hex, felt_to_signed, felts_to_hex, quantize
+from zkagg._field import FIELD_MODULUS, felt_to_hex, felt_to_signed, quantize
 from zkagg._fl.data import DigitsData
 from zkagg._fl.flat import param_count
 from zkagg._home import zkagg_home
-from zkagg._kzg.points import point_from_ezkl, proof_input_commitments
+from zkagg._kzg.commit import commit_chunk, commitment_domain
+from zkagg._kzg.points import proof_input_commitments
 from zkagg._prover.artifacts import CircuitArtifacts, RunArgs, build_circuit
-from zkagg._prover.ezkl import call_ezkl
 from zkagg._prover.proof import Proof, prove, verify
-from zkagg._prover.srs import SRS
+from zkagg._prover.srs import SRS, dev_srs
 from zkagg.circuits.shard_model import build_shard_model_onnx, chunk_lengths
 
 __all__ = [
@@ -436,28 +435,16 @@ def verify_quality(
 def model_commitments(
     q_params: npt.ArrayLike, spec: QualitySpec, *, srs: SRS | None = None, home: str | None = None
 ) -> list[bytes]:
-    """``ezkl.kzg_commit`` of each chunk of integer parameters (at the spec's scale and logrows).
+    """The KZG commitment of each chunk of integer parameters: the points the quality proof carries.
 
-    Commitments depend only on logrows and the SRS (DESIGN.md §3), so the quality circuit's own
-    verification key and settings serve.
+    Computed by the one commitment engine (:func:`~zkagg._kzg.commit.commit_chunk`) in a domain of
+    the spec's logrows and SRS: commitments depend only on those (DESIGN.md §3), not on the circuit,
+    and zeros appended to a chunk do not change its commitment.
     """
     q = np.asarray(q_params)
     if q.shape != (spec.n_params,) or not np.issubdtype(q.dtype, np.integer):
         raise InvalidArgument(f"q_params must be {spec.n_params} integers, not shape {q.shape} {q.dtype}")
-    artifacts = quality_artifacts(spec, srs=srs, home=home)
-    the_srs = artifacts.srs
-    if the_srs is None:  # pragma: no cover - built artifacts always have one
-        raise InvalidArgument("the quality artifacts have no SRS")
-    out = []
-    for chunk in np.split(q, np.cumsum(spec.input_lengths)[:-1]):
-        points = call_ezkl(
-            "kzg_commit",
-            felts_to_hex(chunk),
-            str(artifacts.vk_path),
-            str(artifacts.settings_path),
-            str(Path(the_srs.path)),
-        )
-        if len(points) != 1:
-            raise InvalidArgument(f"a chunk of {len(chunk)} values spans {len(points)} columns")
-        out.append(point_from_ezkl(points[0]))
-    return out
+    the_srs = srs if srs is not None else dev_srs(spec.logrows, home=home)
+    width = 1 << max(6, (max(spec.input_lengths) - 1).bit_length())
+    domain = commitment_domain(spec.logrows, width, spec.scale, srs=the_srs)
+    return [commit_chunk(domain, chunk) for chunk in np.split(q, np.cumsum(spec.input_lengths)[:-1])]
