@@ -34,7 +34,7 @@ import aiohttp
 from benchmarks.harness import cpu_model
 from zkagg.da import Blob, Namespace
 from zkagg.da._auth import load_or_create_secret, new_token
-from zkagg.da._server import new_event_loop, spawn_server
+from zkagg.da._runner import new_event_loop, spawn_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -97,7 +97,7 @@ def serve(
     json_output: JsonOpt = False,
 ) -> None:
     """Run the embedded DA node and its celestia-node JSON-RPC server (HTTP and WebSocket)."""
-    from zkagg.da._server import serve as run
+    from zkagg.da._runner import serve as run
 
     path = default_home(home)
 

@@ -4,7 +4,7 @@ Namespaces, shares and blob commitments byte-identical to Celestia's (go-square,
 inclusion and commitment proofs; large payloads split over blobs with a manifest; the
 :class:`DABackend` protocol and its three implementations (:class:`MemoryBackend`,
 :class:`EmbeddedNode`, :class:`CelestiaClient`); the embedded node's JSON-RPC server
-(``zkagg da serve``, :mod:`zkagg.da._server`).
+(``zkagg da serve``; :mod:`zkagg.da._rpc`, run by :mod:`zkagg.da._runner`).
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ from typing import Any, Final
 from zkagg._errors import BlobNotFound, DAConnectionError, DARPCError, InvalidArgument
 from zkagg.da._backend import Header, TxConfig, format_rfc3339_nanos, parse_height
 from zkagg.da._blob import Blob
+from zkagg.da._commitment_proof import block_commitment_proof
 from zkagg.da._namespace import Namespace
-from zkagg.da._square import build_square
+from zkagg.da._square import blob_proof, build_square
 
 __all__ = [
     "MAX_SQUARE_SIZE",
@@ -258,8 +259,6 @@ class ChainReader(abc.ABC):
 
     def get_proof(self, height: int | str, namespace: Namespace, commitment: bytes) -> list[dict[str, Any]]:
         """Return the blob's NMT inclusion proof (celestia-node ``Proof`` JSON, one per row)."""
-        from zkagg.da._square import blob_proof
-
         h = self._existing(height)
         found = self._find(h, _check_namespace(namespace), _check_commitment(commitment))
         if found is None:
@@ -270,8 +269,6 @@ class ChainReader(abc.ABC):
         self, height: int | str, namespace: Namespace, commitment: bytes
     ) -> dict[str, Any]:
         """Return the blob's ``CommitmentProof`` JSON (celestia-node ``blob.GetCommitmentProof``)."""
-        from zkagg.da._commitment_proof import block_commitment_proof
-
         h = self._existing(height)
         found = self._find(h, _check_namespace(namespace), _check_commitment(commitment))
         if found is None:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from zkagg._errors import (
     BlobNotFound,
@@ -40,6 +42,7 @@ from zkagg._errors import (
 from zkagg.da._b64 import b64 as _b64
 from zkagg.da._backend import Header, TxConfig, parse_height
 from zkagg.da._blob import Blob
+from zkagg.da._commitment_proof import CommitmentProof
 from zkagg.da._namespace import Namespace
 
 __all__ = ["DEFAULT_URL", "CelestiaClient", "RPCFailure", "translate_error"]
@@ -105,18 +108,13 @@ def translate_error(failure: BaseException | RPCFailure, context: str = "") -> D
         return DAConnectionError(f"{prefix}timed out ({type(failure).__name__}): {failure}")
     if isinstance(failure, httpx.TransportError):
         return DAConnectionError(f"{prefix}cannot reach the DA node ({type(failure).__name__}): {failure}")
-    try:
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-    except ImportError:  # pragma: no cover - websockets is a dependency
-        pass
-    else:
-        if isinstance(failure, InvalidStatus):
-            status = failure.response.status_code
-            if status in (401, 403):
-                return translate_error(RPCFailure(status), context)
-            return DAConnectionError(f"{prefix}WebSocket upgrade refused with HTTP {status}")
-        if isinstance(failure, (ConnectionClosed, InvalidHandshake)):
-            return DAConnectionError(f"{prefix}WebSocket failed ({type(failure).__name__}): {failure}")
+    if isinstance(failure, InvalidStatus):
+        status = failure.response.status_code
+        if status in (401, 403):
+            return translate_error(RPCFailure(status), context)
+        return DAConnectionError(f"{prefix}WebSocket upgrade refused with HTTP {status}")
+    if isinstance(failure, (ConnectionClosed, InvalidHandshake)):
+        return DAConnectionError(f"{prefix}WebSocket failed ({type(failure).__name__}): {failure}")
     if isinstance(failure, (OSError, TimeoutError)):
         return DAConnectionError(f"{prefix}cannot reach the DA node ({type(failure).__name__}): {failure}")
     return DAError(f"{prefix}unexpected failure talking to the DA node ({type(failure).__name__}): {failure}")
@@ -339,8 +337,6 @@ class CelestiaClient:
         CommitmentMismatch
             If the node's answer is not a commitment proof at all.
         """
-        from zkagg.da._commitment_proof import CommitmentProof
-
         h = parse_height(height)
         result = self.call("blob.GetCommitmentProof", [h, _ns(namespace), _commitment(commitment)])
         try:
@@ -414,8 +410,6 @@ class CelestiaClient:
         timeout
             Seconds to wait for each block before DAConnectionError; ``None`` waits for ever.
         """
-        from websockets.sync.client import connect
-
         ns = _ns(namespace)
         ws_url = "ws" + self.url[len("http") :]
         headers = (
@@ -424,7 +418,7 @@ class CelestiaClient:
         stack = contextlib.ExitStack()
         try:
             ws = stack.enter_context(
-                connect(ws_url, additional_headers=headers, open_timeout=self.timeout, max_size=2**25)
+                ws_connect(ws_url, additional_headers=headers, open_timeout=self.timeout, max_size=2**25)
             )
         except Exception as exc:
             raise translate_error(exc, "blob.Subscribe") from exc

@@ -42,6 +42,7 @@ from zkagg.da._chain import (
     make_header,
     validate_submission,
 )
+from zkagg.da._commitment import subtree_width
 from zkagg.da._namespace import Namespace
 from zkagg.da._store import BlockStore
 
@@ -72,8 +73,6 @@ class _Pending:
 
 def _share_footprint(blobs: Sequence[Blob]) -> int:
     """Shares a submission may take in a square, alignment padding included (an upper bound)."""
-    from zkagg.da._commitment import subtree_width
-
     total = 0
     for blob in blobs:
         n = blob.share_count

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from zkagg.da import CelestiaClient, DABackend, EmbeddedNode, MemoryBackend, Namespace
-from zkagg.da._server import ServerThread
+from zkagg.da._runner import ServerThread
 
 BACKENDS = ["memory", "embedded", "client"]
 

@@ -15,7 +15,7 @@ import pytest
 from zkagg import DAAuthError, InvalidArgument
 from zkagg.da import Blob, CelestiaClient, Namespace
 from zkagg.da._auth import PERMISSION_SETS, load_or_create_secret, new_token, verify_token
-from zkagg.da._server import ServerThread
+from zkagg.da._runner import ServerThread
 
 LOCAL_HEAD = {"jsonrpc": "2.0", "id": 1, "method": "header.LocalHead", "params": []}
 

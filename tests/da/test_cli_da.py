@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from zkagg.cli.app import app
 from zkagg.cli.da import default_home, parse_commitment
 from zkagg.da import Blob, Namespace
-from zkagg.da._server import ServerThread
+from zkagg.da._runner import ServerThread
 
 runner = CliRunner()
 

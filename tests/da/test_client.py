@@ -34,7 +34,7 @@ from zkagg import (
 )
 from zkagg.da import Blob, CelestiaClient, Header, Namespace, TxConfig
 from zkagg.da._client import RPCFailure, translate_error
-from zkagg.da._server import ServerThread
+from zkagg.da._runner import ServerThread
 
 NS = Namespace.v0(b"client")
 

@@ -19,7 +19,7 @@ import pytest
 from zkagg import DAError
 from zkagg.da import Blob, CelestiaClient, Namespace
 from zkagg.da._auth import load_or_create_secret, new_token
-from zkagg.da._server import spawn_server
+from zkagg.da._runner import spawn_server
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen[str], str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,10 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
+from zkagg._errors import InvalidArgument
 from zkagg.da import Blob, Namespace
-from zkagg.da import _server as server_module
+from zkagg.da import _rpc as rpc_module
 from zkagg.da._auth import METHOD_PERMISSIONS
-from zkagg.da._server import ServerThread, go_b64decode
+from zkagg.da._b64 import unb64
+from zkagg.da._params import MAX_JSON_DEPTH, go_b64decode, loads_bounded
+from zkagg.da._runner import ServerThread
 
 _METHOD_NAMES = set(METHOD_PERMISSIONS) - {"header.WaitForHeight"}
 
@@ -331,6 +335,22 @@ def test_go_base64_offsets() -> None:
             go_b64decode(text)
 
 
+@pytest.mark.parametrize("text", ["", "aGk=", "aGk", "aGk==", "aGVsbG8=", "aGVsbG8==", "AAAA=", "a$==", "é"])
+def test_server_and_json_base64_decoders_accept_the_same(text: str) -> None:
+    # Both wrap zkagg.da._b64.b64decode_strict (Go's StdEncoding): only their error wording differs.
+    try:
+        expected: bytes | None = go_b64decode(text)
+    except InvalidArgument as exc:
+        assert str(exc).startswith("illegal base64 data at input byte ")
+        expected = None
+    try:
+        got: bytes | None = unb64(text, "field")
+    except InvalidArgument as exc:
+        assert str(exc) == f"field must be standard base64, not {text!r}"
+        got = None
+    assert got == expected
+
+
 # -- WebSocket ----------------------------------------------------------------------------------------
 
 
@@ -407,7 +427,7 @@ _json = st.recursive(
 def test_random_calls_get_json_rpc_answers(
     rpc: Any, monkeypatch: pytest.MonkeyPatch, method: str, params: object, rid: object
 ) -> None:
-    monkeypatch.setattr(server_module, "NEXT_HEIGHT_WAIT", 0.05)  # head+1 waits; keep it short here
+    monkeypatch.setattr(rpc_module, "NEXT_HEIGHT_WAIT", 0.05)  # head+1 waits; keep it short here
     body: dict[str, object] = {"jsonrpc": "2.0", "method": method, "params": params}
     if rid is not None:
         body["id"] = rid
@@ -434,11 +454,6 @@ def test_random_bytes_get_json_rpc_answers(rpc: Any, body: bytes) -> None:
 def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit() -> None:
     # py_ecc raises the recursion limit to 100000 on import; json.loads would then recurse in C past
     # a thread's stack. The server bounds the depth itself, so it answers instead of crashing.
-    import sys
-    import threading
-
-    from zkagg.da._server import MAX_JSON_DEPTH, _loads_bounded
-
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(100_000)
     outcome: list[object] = []
@@ -447,7 +462,7 @@ def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit() -> None:
 
         def parse() -> None:
             try:
-                _loads_bounded(body)
+                loads_bounded(body)
             except ValueError as exc:
                 outcome.append(exc)
 
@@ -457,4 +472,4 @@ def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit() -> None:
     finally:
         sys.setrecursionlimit(old)
     assert len(outcome) == 1 and f"deeper than {MAX_JSON_DEPTH}" in str(outcome[0])
-    assert _loads_bounded('{"s": "[[[[", "n": [[1]]}') == {"s": "[[[[", "n": [[1]]}
+    assert loads_bounded('{"s": "[[[[", "n": [[1]]}') == {"s": "[[[[", "n": [[1]]}

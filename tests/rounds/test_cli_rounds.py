@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from zkagg.cli.app import app
+from zkagg.da._auth import load_or_create_secret, new_token
+from zkagg.da._runner import spawn_server
 
 runner = CliRunner()
 
@@ -96,8 +98,6 @@ def test_audit_bad_arguments() -> None:
 
 
 def test_audit_unreachable_node_and_empty_namespace(tmp_path: Path) -> None:
-    from zkagg.da._server import spawn_server
-
     result = runner.invoke(app, ["audit", "--da", "http://127.0.0.1:9", "--namespace", "00" * 28 + "01"])
     assert result.exit_code in (9, 10), result.output  # DA errors
     server, url = spawn_server(tmp_path / "da", instant=True, skip_auth=True)
@@ -163,9 +163,6 @@ def test_init_and_role_argument_errors(tmp_path: Path) -> None:
 
 def test_run_against_a_running_da_server(tmp_path: Path) -> None:
     # Prepare: `zkagg da serve --instant` with JWT auth, and a write token
-    from zkagg.da._auth import load_or_create_secret, new_token
-    from zkagg.da._server import spawn_server
-
     server, url = spawn_server(tmp_path / "da", instant=True)
     token = new_token(load_or_create_secret(tmp_path / "da"), "admin", None)
     try:

@@ -22,7 +22,7 @@ from zkagg._protocol.messages import GlobalResult
 from zkagg._protocol.reading import read_range
 from zkagg._protocol.sharding import deployment_namespaces
 from zkagg.da import CelestiaClient
-from zkagg.da._server import spawn_server
+from zkagg.da._runner import spawn_server
 
 ZKAGG = [sys.executable, "-m", "zkagg.cli.app"]
 

@@ -1,4 +1,4 @@
-"""``zkagg da serve``: the embedded node behind celestia-node's JSON-RPC API (HTTP and WebSocket).
+"""The embedded node's JSON-RPC server: celestia-node's API over HTTP and WebSocket (aiohttp).
 
 The envelope, error codes, HTTP statuses and messages are go-jsonrpc's and celestia-node's
 (CELESTIA.md §1-3, checked against filecoin-project/go-jsonrpc ``handler.go``/``server.go`` and
@@ -22,40 +22,25 @@ celestia-node ``api/rpc/server.go``):
   ``xrpc.ch.close``, cancellation by ``xrpc.cancel``; over HTTP ``-32601 ... not supported in this
   mode (no out channel support)``.
 
-Deliberate differences from celestia-node: heights may also be decimal strings (Go accepts only
-numbers), and Go's ``encoding/json`` type-error texts are reproduced for common cases only.
+Parameters are decoded as Go decodes them by :mod:`zkagg.da._params`; :mod:`zkagg.da._runner` runs
+this server (``zkagg da serve``, a test thread, a child process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import binascii
 import contextlib
-import gc
 import json
 import logging
-import re
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
 from zkagg import __version__ as _zkagg_version
 from zkagg._errors import BlobNotFound, DAAuthError, DARPCError, InvalidArgument, ZkaggError
-from zkagg.da._auth import (
-    DEFAULT_PERMISSIONS,
-    METHOD_PERMISSIONS,
-    PERMISSION_SETS,
-    TokenVerifier,
-    load_or_create_secret,
-    new_token,
-)
+from zkagg.da._auth import DEFAULT_PERMISSIONS, METHOD_PERMISSIONS, PERMISSION_SETS, TokenVerifier, new_token
 from zkagg.da._backend import Header, TxConfig
 from zkagg.da._blob import Blob
 from zkagg.da._chain import (
@@ -66,12 +51,24 @@ from zkagg.da._chain import (
 )
 from zkagg.da._namespace import Namespace
 from zkagg.da._node import EmbeddedNode
+from zkagg.da._params import (
+    decode_blobs,
+    decode_commitment,
+    decode_height,
+    decode_namespace,
+    decode_namespaces,
+    decode_permissions,
+    decode_proof,
+    decode_tx_config,
+    json_kind,
+    loads_bounded,
+    request_shape_ok,
+)
 
-__all__ = ["DEFAULT_PORT", "MAX_REQUEST_SIZE", "RPCServer", "ServerThread", "serve", "spawn_server"]
+__all__ = ["MAX_REQUEST_SIZE", "RPCError", "RPCServer"]
 
 log = logging.getLogger("zkagg.da.server")
 
-DEFAULT_PORT: Final = 26658
 #: 2 x appconsts.MaxTxSize (celestia-node api/rpc/server.go).
 MAX_REQUEST_SIZE: Final = 16_777_216
 #: Bodies beyond this are not even drained: the connection is closed after the error.
@@ -106,178 +103,7 @@ class RPCError(Exception):
         return 400 if self.code == INVALID_REQUEST else 500
 
 
-# -- Go-flavoured JSON decoding -----------------------------------------------------------------
-
-
-def _json_kind(value: object) -> str:
-    """Name the JSON kind as encoding/json does in its errors (``string``, ``number``, ``object``...)."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
-def _type_error(value: object, go_type: str, field_path: str | None = None) -> InvalidArgument:
-    kind = _json_kind(value)
-    if kind == "number":
-        kind = f"number {json.dumps(value)}"
-    where = f"Go struct field {field_path} of type" if field_path else "Go value of type"
-    return InvalidArgument(f"json: cannot unmarshal {kind} into {where} {go_type}")
-
-
-_B64_ALPHABET: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-
-
-_B64_STRICT: Final = re.compile(rb"\A(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
-
-
-def go_b64decode(value: object, go_type: str = "[]uint8", field_path: str | None = None) -> bytes:
-    """Decode a Go ``[]byte`` JSON field: standard base64 with padding; ``null`` is empty.
-
-    Raises
-    ------
-    InvalidArgument
-        ``illegal base64 data at input byte N`` (Go's ``base64.CorruptInputError``) or a type error.
-    """
-    if value is None:
-        return b""
-    if not isinstance(value, str):
-        raise _type_error(value, go_type, field_path)
-    raw = value.encode("utf-8", "surrogatepass")
-    if b"\r" in raw or b"\n" in raw:
-        raw = raw.replace(b"\r", b"").replace(b"\n", b"")  # Go skips newlines
-    if _B64_STRICT.match(raw):
-        return binascii.a2b_base64(raw)
-    raise InvalidArgument(f"illegal base64 data at input byte {_b64_error_offset(raw)}")
-
-
-def _b64_error_offset(raw: bytes) -> int:
-    """Where Go's decoder reports malformed base64 (the slow path, for the message only)."""
-    body = raw.rstrip(b"=")
-    for i, ch in enumerate(body):
-        if ch not in _B64_ALPHABET:
-            return i
-    # A truncated or over-padded final quantum: Go reports the offset where it starts.
-    return (len(body) // 4) * 4
-
-
-def _decode_height(value: object) -> int:
-    """``uint64``; decimal strings are accepted too (a documented leniency)."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise _type_error(value, "uint64")
-    if isinstance(value, int):
-        if 0 <= value < 1 << 64:
-            return value
-        raise _type_error(value, "uint64")
-    if isinstance(value, float):
-        if value.is_integer() and 0 <= value < 2.0**64:
-            return int(value)
-        raise _type_error(value, "uint64")
-    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) < 1 << 64:
-        return int(value)
-    raise _type_error(value, "uint64")
-
-
-def _decode_namespace(value: object) -> Namespace:
-    raw = go_b64decode(value, "[]uint8")
-    return Namespace.from_bytes(raw)
-
-
-def _decode_commitment(value: object) -> bytes:
-    return go_b64decode(value, "blob.Commitment")
-
-
-def _decode_blob(value: object) -> Blob:
-    """celestia-node ``blob.Blob.UnmarshalJSON``: rebuild and validate; the commitment is recomputed."""
-    if value is None:
-        raise InvalidArgument("blob must not be null")
-    if not isinstance(value, dict):
-        raise _type_error(value, "blob.jsonBlob")
-    ns_raw = go_b64decode(value.get("namespace"), "[]uint8", "jsonBlob.namespace")
-    data = go_b64decode(value.get("data"), "[]uint8", "jsonBlob.data")
-    version = value.get("share_version", 0)
-    if version is None:
-        version = 0
-    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 1 << 32:
-        raise _type_error(version, "uint32", "jsonBlob.share_version")
-    go_b64decode(value.get("commitment"), "blob.Commitment", "jsonBlob.commitment")
-    signer = go_b64decode(value.get("signer"), "[]uint8", "jsonBlob.signer") or None
-    index = value.get("index")
-    if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
-        raise _type_error(index, "int", "jsonBlob.index")
-    namespace = Namespace.from_bytes(ns_raw)
-    return Blob.new(namespace, data, version, signer)
-
-
-def _decode_blobs(value: object) -> list[Blob]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _type_error(value, "[]*blob.Blob")
-    return [_decode_blob(item) for item in value]
-
-
-def _decode_tx_config(value: object) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _type_error(value, "state.TxConfig")
-    for key in ("gas_price", "max_gas_price"):
-        if (
-            key in value
-            and value[key] is not None
-            and (isinstance(value[key], bool) or not isinstance(value[key], (int, float)))
-        ):
-            raise _type_error(value[key], "float64", f"TxConfig.{key}")
-    for key in ("gas", "tx_priority"):
-        if (
-            key in value
-            and value[key] is not None
-            and (isinstance(value[key], bool) or not isinstance(value[key], int) or value[key] < 0)
-        ):
-            raise _type_error(value[key], "uint64" if key == "gas" else "int", f"TxConfig.{key}")
-    return value
-
-
-def _decode_namespaces(value: object) -> list[Namespace]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _type_error(value, "[]share.Namespace")
-    return [_decode_namespace(v) for v in value]
-
-
-def _decode_proof(value: object) -> list[dict[str, Any]] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise _type_error(value, "blob.Proof")
-    out = []
-    for item in value:
-        if item is not None and not isinstance(item, dict):
-            raise _type_error(item, "nmt.Proof")
-        out.append(item or {})
-    return out
-
-
-def _decode_permissions(value: object) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _type_error(value, "[]auth.Permission")
-    for item in value:
-        if not isinstance(item, str):
-            raise _type_error(item, "auth.Permission")
-    return list(value)
+# -- the method table ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -289,45 +115,45 @@ class _Method:
 #: celestia-node's methods: the Go type of each positional parameter (for error messages) and its
 #: decoder. The context argument is implicit.
 _METHODS: Final[dict[str, _Method]] = {
-    "blob.Submit": _Method((("*[]*blob.Blob", _decode_blobs), ("**state.TxConfig", _decode_tx_config))),
+    "blob.Submit": _Method((("*[]*blob.Blob", decode_blobs), ("**state.TxConfig", decode_tx_config))),
     "blob.Get": _Method(
         (
-            ("*uint64", _decode_height),
-            ("*share.Namespace", _decode_namespace),
-            ("*blob.Commitment", _decode_commitment),
+            ("*uint64", decode_height),
+            ("*share.Namespace", decode_namespace),
+            ("*blob.Commitment", decode_commitment),
         )
     ),
-    "blob.GetAll": _Method((("*uint64", _decode_height), ("*[]share.Namespace", _decode_namespaces))),
+    "blob.GetAll": _Method((("*uint64", decode_height), ("*[]share.Namespace", decode_namespaces))),
     "blob.GetProof": _Method(
         (
-            ("*uint64", _decode_height),
-            ("*share.Namespace", _decode_namespace),
-            ("*blob.Commitment", _decode_commitment),
+            ("*uint64", decode_height),
+            ("*share.Namespace", decode_namespace),
+            ("*blob.Commitment", decode_commitment),
         )
     ),
     "blob.Included": _Method(
         (
-            ("*uint64", _decode_height),
-            ("*share.Namespace", _decode_namespace),
-            ("**blob.Proof", _decode_proof),
-            ("*blob.Commitment", _decode_commitment),
+            ("*uint64", decode_height),
+            ("*share.Namespace", decode_namespace),
+            ("**blob.Proof", decode_proof),
+            ("*blob.Commitment", decode_commitment),
         )
     ),
     "blob.GetCommitmentProof": _Method(
         (
-            ("*uint64", _decode_height),
-            ("*share.Namespace", _decode_namespace),
-            ("*[]uint8", _decode_commitment),
+            ("*uint64", decode_height),
+            ("*share.Namespace", decode_namespace),
+            ("*[]uint8", decode_commitment),
         )
     ),
-    "blob.Subscribe": _Method((("*share.Namespace", _decode_namespace),), channel=True),
+    "blob.Subscribe": _Method((("*share.Namespace", decode_namespace),), channel=True),
     "header.LocalHead": _Method(()),
     "header.NetworkHead": _Method(()),
-    "header.GetByHeight": _Method((("*uint64", _decode_height),)),
-    "header.WaitForHeight": _Method((("*uint64", _decode_height),)),
+    "header.GetByHeight": _Method((("*uint64", decode_height),)),
+    "header.WaitForHeight": _Method((("*uint64", decode_height),)),
     "node.Info": _Method(()),
     "node.Ready": _Method(()),
-    "node.AuthNew": _Method((("*[]auth.Permission", _decode_permissions),)),
+    "node.AuthNew": _Method((("*[]auth.Permission", decode_permissions),)),
 }
 
 
@@ -510,10 +336,10 @@ class RPCServer:
         if text[:1] == b"[" and text[-1:] == b"]":
             return await self._handle_batch(text, perms)
         try:
-            req = _loads_bounded(text)
+            req = loads_bounded(text)
         except (ValueError, RecursionError):
             req = None
-        if not isinstance(req, dict) or not _request_shape_ok(req):
+        if not isinstance(req, dict) or not request_shape_ok(req):
             error = RPCError(PARSE_ERROR, "Parse error")
             return web.Response(
                 status=500, text=_dumps(self._error_response(None, error)), headers=_JSON_HEADERS
@@ -525,10 +351,10 @@ class RPCServer:
 
     async def _handle_batch(self, text: bytes, perms: list[str]) -> web.Response:
         try:
-            reqs = _loads_bounded(text)
+            reqs = loads_bounded(text)
         except (ValueError, RecursionError):
             reqs = None
-        if not isinstance(reqs, list) or not all(isinstance(r, dict) and _request_shape_ok(r) for r in reqs):
+        if not isinstance(reqs, list) or not all(isinstance(r, dict) and request_shape_ok(r) for r in reqs):
             error = RPCError(PARSE_ERROR, "Parse error")
             return web.Response(
                 status=500, text=_dumps(self._error_response(None, error)), headers=_JSON_HEADERS
@@ -588,7 +414,7 @@ class RPCServer:
         if not isinstance(raw_params, list):
             raise RPCError(
                 PARSE_ERROR,
-                f"unmarshaling param array: json: cannot unmarshal {_json_kind(raw_params)} "
+                f"unmarshaling param array: json: cannot unmarshal {json_kind(raw_params)} "
                 "into Go value of type []jsonrpc.param",
             )
         if len(raw_params) != len(method.params):
@@ -759,10 +585,10 @@ class RPCServer:
 
     async def _ws_frame(self, conn: _WSConn, text: str) -> None:
         try:
-            req = _loads_bounded(text)
+            req = loads_bounded(text)
         except (ValueError, RecursionError):
             req = None
-        if not isinstance(req, dict) or not _request_shape_ok(req):
+        if not isinstance(req, dict) or not request_shape_ok(req):
             await conn.send(self._error_response(None, RPCError(PARSE_ERROR, "Parse error")))
             return
         if req.get("method") == "xrpc.cancel":
@@ -825,245 +651,3 @@ def _norm_id(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
-
-
-#: Deepest JSON nesting accepted. json.loads recurses in C; with a raised recursion limit (py_ecc
-#: raises it to 100000 on import) a deeply nested body would overflow a server thread's C stack.
-MAX_JSON_DEPTH: Final = 256
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def _json_depth_ok(raw: bytes) -> bool:
-    """Whether the nesting depth of ``raw`` stays within :data:`MAX_JSON_DEPTH` (brackets in strings ignored)."""
-    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
-        return True  # the common case: a request has a handful of brackets
-    depth = 0
-    for token in _JSON_TOKEN.finditer(raw):
-        char = token.group()[:1]
-        if char in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return False
-        elif char in (b"]", b"}"):
-            depth -= 1
-    return True
-
-
-def _loads_bounded(text: bytes | str) -> Any:
-    """``json.loads`` that refuses nesting deeper than :data:`MAX_JSON_DEPTH` with ``ValueError``."""
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if not _json_depth_ok(raw):
-        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return json.loads(text)
-
-
-def _request_shape_ok(req: dict[str, Any]) -> bool:
-    """Whether encoding/json could decode ``req`` into go-jsonrpc's ``request`` struct."""
-    method = req.get("method")
-    if method is not None and not isinstance(method, str):
-        return False
-    version = req.get("jsonrpc")
-    if version is not None and not isinstance(version, str):
-        return False
-    meta = req.get("meta")
-    return meta is None or (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values()))
-
-
-# -- running it ----------------------------------------------------------------------------------
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """Return a uvloop event loop when uvloop is installed (about twice aiohttp's throughput)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
-async def _start(server: RPCServer, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
-    await site.start()
-    address = runner.addresses[0]
-    bound_port = address[1]
-    shown = f"[{host}]" if ":" in host else host
-    return runner, f"http://{shown}:{bound_port}"
-
-
-def serve(
-    home: Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_PORT,
-    block_time: float | None = 6.0,
-    skip_auth: bool = False,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Run the node and its server until SIGINT or SIGTERM (what ``zkagg da serve`` calls).
-
-    Parameters
-    ----------
-    home
-        The node's folder (blocks, ``keys/jwt-secret.jwt``).
-    host, port
-        Where to listen; 127.0.0.1:26658 by default, as celestia-node binds ``localhost``.
-    block_time
-        Seconds between blocks, ``None`` for instant mode.
-    skip_auth
-        Serve without authentication.
-    on_ready
-        Called with the server's URL once it listens.
-    """
-    home = Path(home).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
-    secret = None if skip_auth else load_or_create_secret(home)
-    node = EmbeddedNode(home, block_time=block_time)
-    # A server process: keep start-up objects out of the collector and collect young objects less
-    # often, which removes most 10-20 ms collector pauses from request latency.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 50)
-
-    async def main() -> None:
-        server = RPCServer(node, secret, skip_auth=skip_auth)
-        runner, url = await _start(server, host, port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        if on_ready is not None:
-            on_ready(url)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    try:
-        with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            runner.run(main())
-    finally:
-        node.close()
-
-
-class ServerThread:
-    """The node and its server on loopback in a background thread (for tests and benchmarks).
-
-    Parameters
-    ----------
-    home
-        The node's folder.
-    port
-        0 for a free port (the default).
-    block_time
-        ``None`` (the default here) for instant mode.
-    skip_auth
-        Serve without authentication.
-
-    Examples
-    --------
-    >>> with ServerThread(tmp_path) as srv:  # doctest: +SKIP
-    ...     client = CelestiaClient(srv.url, token=srv.token("write"))
-    """
-
-    def __init__(
-        self,
-        home: Path,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        block_time: float | None = None,
-        skip_auth: bool = False,
-    ) -> None:
-        self.home = Path(home)
-        self.secret = load_or_create_secret(self.home)
-        self.node = EmbeddedNode(self.home, block_time=block_time)
-        self.server = RPCServer(self.node, None if skip_auth else self.secret, skip_auth=skip_auth)
-        self.url = ""
-        self._loop = new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(host, port), name="zkagg-da-server", daemon=True
-        )
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None:
-            self.node.close()
-            raise self._error
-        if not self.url:
-            raise RuntimeError("the DA server did not start within 30 s")
-
-    def _run(self, host: str, port: int) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._runner, self.url = self._loop.run_until_complete(_start(self.server, host, port))
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.close()
-
-    def token(self, level: str = "admin", ttl: float | None = None) -> str:
-        """Mint a token for this server (``read``, ``write``, ``admin`` or ``public``)."""
-        return new_token(self.secret, level, ttl)
-
-    def stop(self) -> None:
-        """Stop the server and close the node."""
-        if self._thread.is_alive():
-            if self._runner is not None:
-                done = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-                with contextlib.suppress(Exception):
-                    done.result(30)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
-        self.node.close()
-
-    def __enter__(self) -> ServerThread:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-_CLI_ENTRY: Final = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
-
-
-def spawn_server(
-    home: Path, *, instant: bool = True, block_time: float | None = None, skip_auth: bool = False
-) -> tuple[subprocess.Popen[str], str]:
-    """Start ``zkagg da serve --port 0 --json`` as a child process and return it with its URL.
-
-    The child binds a free loopback port and prints one JSON line with its URL once it listens.
-    Used by the crash test, the server benchmark and the multi-process round tests, which need a
-    real process (to ``kill -9``, or to share between processes). ``block_time`` (with
-    ``instant=False``) sets the block cadence; ``skip_auth`` serves without JWT authentication.
-
-    Raises
-    ------
-    DAConnectionError
-        The child exited before it listened.
-    """
-    from zkagg._errors import DAConnectionError
-
-    args = [sys.executable, "-c", _CLI_ENTRY, "da", "serve", "--home", str(home), "--port", "0", "--json"]
-    if instant:
-        args.append("--instant")
-    elif block_time is not None:
-        args += ["--block-time", str(block_time)]
-    if skip_auth:
-        args.append("--skip-auth")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        proc.wait()
-        raise DAConnectionError(f"zkagg da serve (home {home}) exited before listening")
-    return proc, str(json.loads(line)["url"])
