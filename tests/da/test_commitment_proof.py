@@ -28,22 +28,14 @@ from zkagg.da._nmt import rfc6962_root
 from zkagg.da._shares import available_bytes_from_sparse_shares
 from zkagg.da._square import Square, build_square
 
-# Real proofs from celestia-node's test data, read from ../shared/da/ when present (tests/da/EXTERNAL_DATA.md).
-CORPUS_FILE = (
-    Path(__file__).resolve().parents[3] / "shared" / "da" / "celestia-node-commitment-proofs.json.gz"
-)
-CORPUS: list[dict[str, Any]] = (
-    json.loads(gzip.decompress(CORPUS_FILE.read_bytes())) if CORPUS_FILE.is_file() else []
-)
-needs_corpus = pytest.mark.skipif(
-    not CORPUS, reason=f"{CORPUS_FILE} not present (see tests/da/EXTERNAL_DATA.md)"
-)
+# Real proofs from celestia-node's test data, committed with their source (tests/da/data/README.md).
+CORPUS_FILE = Path(__file__).resolve().parent / "data" / "celestia-node-commitment-proofs.json.gz"
+CORPUS: list[dict[str, Any]] = json.loads(gzip.decompress(CORPUS_FILE.read_bytes()))
 
 
 # -- celestia-node's own proofs ----------------------------------------------------------------
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     "entry", CORPUS, ids=[f"{e['case'].replace(' ', '-')}-{i % 3}" for i, e in enumerate(CORPUS)]
 )
@@ -59,7 +51,6 @@ def test_celestia_node_commitment_proof_verifies(entry: dict[str, Any]) -> None:
     assert not proof.is_valid(bytes(32), commitment)
 
 
-@needs_corpus
 def test_celestia_node_proof_with_a_changed_subtree_root_fails() -> None:
     # Prepare
     entry = next(e for e in CORPUS if len(e["commitment_proof"]["subtree_roots"]) > 3)

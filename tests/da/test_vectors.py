@@ -1,6 +1,6 @@
-"""Every published Celestia vector in ``shared/da/`` reproduced, one test id per vector.
+"""Every published Celestia vector in ``tests/da/data/`` reproduced, one test id per vector.
 
-The vector files are loaded from ``../shared/da/`` relative to the repository root (DESIGN.md §5).
+The vector files are committed under ``tests/da/data/`` with their sources (its README.md, DESIGN.md §5).
 """
 
 from __future__ import annotations
@@ -28,26 +28,15 @@ from zkagg.da._nmt import rfc6962_root
 from zkagg.da._shares import shares_needed, split_blob, tail_padding_share
 from zkagg.da._square import build_square, min_data_availability_root
 
-SHARED_DA = Path(__file__).resolve().parents[2].parent / "shared" / "da"
-COMMITMENT_FILE = SHARED_DA / "celestia_commitment_vectors.json"
-MISC_FILE = SHARED_DA / "celestia_misc_vectors.json"
-# Real-data file from go-square's test data: developers do not commit fetched data, so it is read from
-# ../shared/da/ when the steering side has placed it there (tests/da/EXTERNAL_DATA.md).
-MOCHA_BLOB = Path(__file__).resolve().parents[3] / "shared" / "da" / "mocha-4-h7717345-blob.bin.gz"
+# Published vectors and real Celestia data, committed with their sources (tests/da/data/README.md).
+DATA = Path(__file__).resolve().parent / "data"
+COMMITMENT_FILE = DATA / "celestia_commitment_vectors.json"
+MISC_FILE = DATA / "celestia_misc_vectors.json"
+MOCHA_BLOB = DATA / "mocha-4-h7717345-blob.bin.gz"
 
 
-def _load(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
-
-
-COMMITMENT_VECTORS: list[dict[str, Any]] = _load(COMMITMENT_FILE) or []
-MISC: dict[str, Any] = _load(MISC_FILE) or {}
-needs_vectors = pytest.mark.skipif(
-    not COMMITMENT_VECTORS or not MISC,
-    reason=f"Celestia vector files not found under {SHARED_DA} (../shared/da/ from the repo root)",
-)
+COMMITMENT_VECTORS: list[dict[str, Any]] = json.loads(COMMITMENT_FILE.read_text())
+MISC: dict[str, Any] = json.loads(MISC_FILE.read_text())
 
 
 def _sha(data: bytes) -> bytes:
@@ -90,7 +79,6 @@ def vector_signer(vector: dict[str, Any]) -> bytes | None:
 # -- commitment vectors ----------------------------------------------------------------------
 
 
-@needs_vectors
 def test_commitment_vector_file_is_complete() -> None:
     # Prepare / Execute
     kinds = [v["kind"] for v in COMMITMENT_VECTORS]
@@ -103,7 +91,6 @@ def test_commitment_vector_file_is_complete() -> None:
     assert kinds.count("independent_impl_test_vector") == 4
 
 
-@needs_vectors
 @pytest.mark.parametrize("vector", COMMITMENT_VECTORS, ids=[v["id"] for v in COMMITMENT_VECTORS])
 def test_commitment_vector(vector: dict[str, Any]) -> None:
     # Prepare
@@ -131,7 +118,6 @@ def test_commitment_vector(vector: dict[str, Any]) -> None:
 USER_VECTORS = [v for v in COMMITMENT_VECTORS if v["merkle_root_fn"] == "rfc6962" and v["share_version"] < 2]
 
 
-@needs_vectors
 @pytest.mark.parametrize("vector", USER_VECTORS, ids=[v["id"] for v in USER_VECTORS])
 def test_commitment_vector_through_blob_json(vector: dict[str, Any]) -> None:
     # Prepare: the blob as celestia-node would send it
@@ -170,7 +156,6 @@ def test_docs_example_commitment() -> None:
 RFC6962 = MISC.get("rfc6962_merkle_root", [])
 
 
-@needs_vectors
 @pytest.mark.parametrize(
     "case", RFC6962, ids=[f"leaves{len(c['leaves_hex'])}-{i}" for i, c in enumerate(RFC6962)]
 )
@@ -185,7 +170,6 @@ def test_rfc6962_root_vector(case: dict[str, Any]) -> None:
 SUBTREE_WIDTHS = MISC.get("subtree_width_threshold_64", {}).get("cases", [])
 
 
-@needs_vectors
 @pytest.mark.parametrize(("shares", "width"), SUBTREE_WIDTHS, ids=[f"n{c[0]}" for c in SUBTREE_WIDTHS])
 def test_subtree_width_vector(shares: int, width: int) -> None:
     assert subtree_width(shares, 64) == width
@@ -194,7 +178,6 @@ def test_subtree_width_vector(shares: int, width: int) -> None:
 MMR = MISC.get("merkle_mountain_range_sizes", {}).get("cases", [])
 
 
-@needs_vectors
 @pytest.mark.parametrize("case", MMR, ids=[f"total{c['total']}-max{c['max_tree']}" for c in MMR])
 def test_merkle_mountain_range_vector(case: dict[str, Any]) -> None:
     assert merkle_mountain_range_sizes(case["total"], case["max_tree"]) == case["sizes"]
@@ -203,7 +186,6 @@ def test_merkle_mountain_range_vector(case: dict[str, Any]) -> None:
 FIRST_SHARES = MISC.get("first_share_layout", [])
 
 
-@needs_vectors
 @pytest.mark.parametrize("case", FIRST_SHARES, ids=[f"v{c['share_version']}" for c in FIRST_SHARES])
 def test_first_share_layout_vector(case: dict[str, Any]) -> None:
     # Prepare
@@ -217,7 +199,6 @@ def test_first_share_layout_vector(case: dict[str, Any]) -> None:
     assert [s.hex() for s in shares] == [case["share_hex"]]
 
 
-@needs_vectors
 def test_empty_block_data_root_vector() -> None:
     # Prepare
     case = MISC["empty_block_data_root"]
@@ -232,15 +213,10 @@ def test_empty_block_data_root_vector() -> None:
     assert square.data_root.hex() == case["data_root_hex"]
 
 
-@needs_vectors
 def test_nil_dah_hash_vector() -> None:
     assert rfc6962_root([]).hex() == MISC["nil_dah_hash_hex"]
 
 
-@needs_vectors
-@pytest.mark.skipif(
-    not MOCHA_BLOB.is_file(), reason=f"{MOCHA_BLOB} not present (see tests/da/EXTERNAL_DATA.md)"
-)
 def test_mocha_share_sequence_vector() -> None:
     # Prepare
     case = MISC["mocha_share_sequence"]
@@ -263,7 +239,6 @@ def test_mocha_share_sequence_vector() -> None:
     assert commitment.hex() == case["commitment_hex_derived_not_official"]
 
 
-@needs_vectors
 def test_mocha_share_counts_without_data() -> None:
     # The parts of the mocha vector that need no data file.
     case = MISC["mocha_share_sequence"]
