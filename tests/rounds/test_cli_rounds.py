@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from zkagg._protocol.deployment import Deployment
 from zkagg.cli.app import app
 from zkagg.da._auth import load_or_create_secret, new_token
 from zkagg.da._runner import spawn_server
@@ -121,6 +122,14 @@ def test_init_and_role_argument_errors(tmp_path: Path) -> None:
     assert bad_bound.exit_code == 2
     assert "--norm-bound must be a positive finite number, not nan" in bad_bound.output
     assert not (tmp_path / "f").exists()
+    capped = runner.invoke(
+        app, ["init", str(tmp_path / "g"), "--clients", "3", "--shards", "1", "--max-samples", "500"]
+    )
+    assert capped.exit_code == 0, capped.output
+    assert Deployment.load(tmp_path / "g" / "deployment.json").sample_count_bound == 500
+    assert Deployment.load(dep).sample_count_bound == 2**32 - 1
+    bad_cap = runner.invoke(app, ["init", str(tmp_path / "h"), "--max-samples", "0"])
+    assert bad_cap.exit_code == 2 and "--max-samples" in bad_cap.output
     keys = tmp_path / "d" / "keys"
     client = runner.invoke(app, ["client", "--deployment", str(dep), "--keys", str(keys), "--index", "0-5"])
     assert (
