@@ -142,9 +142,8 @@ def judge_round(
         quality_spec = workload.quality_spec(dep)
     context = _Context(backend, dep, manifest, by_blob, global_q, threshold, quality_spec, home)
     final: dict[int, ShardJudgement] = {}
-    first_signed: dict[
-        int, tuple[bytes, int]
-    ] = {}  # shard -> (message id, height) of its first signed result
+    # shard -> (message id, height) of the first result of this round its aggregator signed
+    first_signed: dict[int, tuple[bytes, int]] = {}
     evidence: list[str] = []
     signed_rejection: dict[int, ShardJudgement] = {}
     other_rejection: dict[int, ShardJudgement] = {}
@@ -158,7 +157,11 @@ def judge_round(
         res = posted.message
         if not isinstance(res, ShardResult) or not 0 <= res.shard < dep.n_shards:
             continue
-        if _signed_by_shard(res, manifest):
+        if (
+            res.deployment == dep.deployment_id
+            and res.round == manifest.round
+            and _signed_by_shard(res, manifest)
+        ):
             first = first_signed.setdefault(res.shard, (res.message_id(), posted.height))
             if first[0] != res.message_id():
                 evidence.append(
