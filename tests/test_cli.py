@@ -125,7 +125,7 @@ def test_verify_rejects_tampered_proofs(tmp_path: Path, example_proven, damage: 
         else:
             column = data["proof"]["instances"][0]
             column[0], column[1] = column[1], column[0]
-        bad.write_text(json.dumps(data))
+        bad.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")))  # zkagg's one form
     result = runner.invoke(app, ["verify", str(bad)])
     assert result.exit_code == InvalidProof.exit_code
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1

@@ -373,3 +373,76 @@ def test_message_sizes_are_compact(deployment: Deployment) -> None:
     circuits = 4 + (2 + 9 + 4 + 32) + (2 + 7 + 4 + 32)
     expected = 6 + 32 + 8 + 68 + 1 + 8 + 8 + 1 + 4 + circuits + 2 + 24 + 2 + 4 + 32 + 4 + 4 * 64 + 64
     assert len(manifest.to_bytes()) == expected == 620
+
+
+# -- one encoding per message (issue 12) -----------------------------------------------------------
+#
+# Every field has one form (tests/protocol/test_wire.py shows it for each primitive): fixed-width
+# integers, exact lengths, flags and bools 0 or 1, strings in strict UTF-8, enums by their exact
+# value. test_round_trip and test_mutated_encodings_decode_or_raise_protocol_error check that
+# decode -> encode is the identity on every accepted input; here each other form of a field is
+# refused with its own message.
+
+_L = 2**252 + 27742317777372353535851937790883648493  # the order of the Ed25519 base point
+
+
+def _replaced(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert data.count(old) == 1, old
+    return data.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (  # a presence flag of 2 for an absent optional field
+            lambda d: (
+                d.update(d.manifest(), d.clients[0]).to_bytes()[:-65]
+                + b"\x02"
+                + d.update(d.manifest(), d.clients[0]).to_bytes()[-64:]
+            ),
+            r"ClientUpdate: proofs presence flag must be 0 or 1, not 2",
+        ),
+        (  # "fedavg" with its "g" written as an overlong two-byte UTF-8 sequence
+            lambda d: _replaced(d.manifest().to_bytes(), b"\x00\x06fedavg", b"\x00\x07fedav\xc1\xa7"),
+            r"RoundManifest: aggregation_rule must be valid UTF-8",
+        ),
+        (  # a surrogate code point encoded as UTF-8 (CESU-8 style)
+            lambda d: _replaced(
+                d.global_result(d.manifest(), [0, 1, 2]).to_bytes(),
+                b"\x00\x17no result by results_by",
+                b"\x00\x1ano result by results_by\xed\xa0\x80",
+            ),
+            r"GlobalResult: verdicts\[3\]\.detail must be valid UTF-8",
+        ),
+        (  # a verdict reason in another case: enums travel as their exact value
+            lambda d: _replaced(
+                d.global_result(d.manifest(), [0, 1, 2]).to_bytes(), b"\x00\x07missing", b"\x00\x07Missing"
+            ),
+            r"GlobalResult: verdicts\[3\]\.reason must be one of .*, not 'Missing'",
+        ),
+        (  # the global model's presence flag set to 2
+            lambda d: _replaced(
+                d.global_result(d.manifest(), [0, 1, 2]).to_bytes(),
+                b"\x01" + (25).to_bytes(8, "big"),
+                b"\x02" + (25).to_bytes(8, "big"),
+            ),
+            r"GlobalResult: global_model presence flag must be 0 or 1, not 2",
+        ),
+    ],
+    ids=["flag", "overlong-utf8", "surrogate-utf8", "enum-case", "optional-flag"],
+)
+def test_another_form_of_a_field_is_refused(deployment: Deployment, build: Any, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        decode_message(build(deployment))
+
+
+@pytest.mark.parametrize("kind", ["manifest", "update", "result", "global"])
+def test_a_signature_with_s_plus_l_is_refused(deployment: Deployment, kind: str) -> None:
+    # Prepare: (R, S + L) satisfies the verification equation too; RFC 8032 requires S < L
+    message = _one(deployment, kind)
+    s = int.from_bytes(message.signature[32:], "little")
+    other = message.signature[:32] + (s + _L).to_bytes(32, "little")
+    malleated = type(message).from_bytes(message.to_bytes()[:-64] + other)
+    # Execute / Assert
+    with pytest.raises(ProtocolError, match="the signature does not verify"):
+        malleated.verify_signature(message.signer_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zkagg._errors import InvalidArgument, ProtocolError
@@ -127,3 +127,53 @@ def test_writer_refuses_what_the_reader_would(call: object, message: str) -> Non
 def test_reader_never_raises_anything_but_protocol_error(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         _read_sample(data)
+
+
+def _write_sample(values: tuple[object, ...]) -> bytes:
+    a, b, c, d, e, f, g, h, i = values
+    w = Writer(7, 1)
+    w.u8("a", a)  # type: ignore[arg-type]
+    w.u16("b", b)  # type: ignore[arg-type]
+    w.u32("c", c)  # type: ignore[arg-type]
+    w.u64("d", d)  # type: ignore[arg-type]
+    w.bool_("e", e)  # type: ignore[arg-type]
+    w.fixed("f", f, 3)  # type: ignore[arg-type]
+    w.bytes_("g", g, max_len=8)  # type: ignore[arg-type]
+    w.str_("h", h, max_len=16)  # type: ignore[arg-type]
+    w.count("i", i, max_count=4)  # type: ignore[arg-type]
+    return w.getvalue()
+
+
+@settings(max_examples=500)
+@given(st.data())
+def test_every_accepted_encoding_is_the_one_the_writer_writes(data: st.DataObject) -> None:
+    # Prepare: the sample with a few bytes changed (including lengths, the bool and the UTF-8)
+    encoded = bytearray(_sample())
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(6, len(encoded) - 1))
+        encoded[at] = data.draw(st.sampled_from([0, 1, 2, 0x7F, 0x80, 0xC0, 0xC1, 0xE0, 0xED, 0xF4, 0xFF]))
+    # Execute
+    try:
+        values = _read_sample(bytes(encoded))
+    except ProtocolError:
+        return
+    # Assert: one value, one encoding
+    assert _write_sample(values) == bytes(encoded)
+
+
+@pytest.mark.parametrize(
+    ("raw", "what"),
+    [
+        (b"\xc0\xaf", "overlong '/'"),
+        (b"\xe0\x80\xaf", "overlong '/' in three bytes"),
+        (b"\xed\xa0\x80", "a surrogate"),
+        (b"\xf4\x90\x80\x80", "above U+10FFFF"),
+    ],
+)
+def test_strings_are_strict_utf8(raw: bytes, what: str) -> None:
+    w = Writer(7, 1)
+    w.u16("len", len(raw))
+    r = Reader(w.getvalue() + raw, "Text")
+    r.header(7, (1,))
+    with pytest.raises(ProtocolError, match="Text: s must be valid UTF-8"):
+        r.str_("s", max_len=8)

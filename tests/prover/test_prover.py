@@ -11,14 +11,17 @@ import pytest
 
 from zkagg import ArtifactError, InvalidArgument, InvalidProof, Proof, is_valid, prove, public_values, verify
 from zkagg._field import felt_to_hex, hex_to_felt
+from zkagg._prover import proof as proof_module
+from zkagg.cli.app import app
 
 pytestmark = pytest.mark.slow
 
 
 def _tampered(src: Path, dst: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    """``src`` edited by ``edit`` and written in the one form zkagg writes (compact, sorted keys)."""
     data = json.loads(src.read_text())
     edit(data)
-    dst.write_text(json.dumps(data))
+    dst.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")))
     return dst
 
 
@@ -140,3 +143,91 @@ def test_public_values_with_committed_inputs(example_proven) -> None:  # type: i
     reference = public_values(Proof.load(example_proven.proof_path), example_proven.artifacts)
     assert values["inputs"] == []
     assert values["outputs"] == reference["outputs"]
+
+
+# -- one valid form (issue 12): what a reader sees is what is verified -----------------------------
+
+
+def _pretty(d: dict, outputs: list[str]) -> None:  # type: ignore[type-arg]
+    """Add ezkl's ``pretty_public_inputs`` with the rescaled outputs a reader would see."""
+    d["proof"]["pretty_public_inputs"] = {"rescaled_outputs": [outputs]}
+
+
+_EZKL_ONLY = "is not read by ezkl's verify"
+_NAMED = "is .*, but the proof is verified under"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # ezkl's own copies, equal to what they copy: refused all the same (zkagg writes none)
+        (
+            lambda d: d["proof"].update(hex_proof="0x" + bytes(d["proof"]["proof"]).hex()),
+            f"'hex_proof' {_EZKL_ONLY}",
+        ),
+        # changed copies and notes: ezkl's verify alone would accept them
+        (lambda d: d["proof"].update(hex_proof="0x" + bytes(len(d["proof"]["proof"])).hex()), "'hex_proof'"),
+        (lambda d: _pretty(d, ["9.5", "0.0", "0.0", "0.0"]), f"'pretty_public_inputs' {_EZKL_ONLY}"),
+        (lambda d: d["proof"].update(timestamp=1), f"'timestamp' {_EZKL_ONLY}"),
+        # names of what the proof is verified under, other than the ones it is verified under
+        (lambda d: d.update(model_sha256="ab" * 32), f"model_sha256 {_NAMED}"),
+        (lambda d: d.update(settings_sha256="ab" * 32), f"settings_sha256 {_NAMED}"),
+        (lambda d: d["srs"].update(sha256="ab" * 32), rf"srs\.sha256 {_NAMED}"),
+        (lambda d: d["srs"].update(logrows=17), rf"srs\.logrows {_NAMED}"),
+    ],
+)
+def test_a_proof_file_that_shows_what_is_not_verified_is_refused(  # type: ignore[no-untyped-def]
+    example_proven, tmp_path: Path, edit, message: str
+) -> None:
+    bad = _tampered(example_proven.proof_path, tmp_path / "shown.json", edit)
+    with pytest.raises(InvalidProof, match=f"proof field {message}"):
+        verify(bad, example_proven.artifacts)
+
+
+def test_zkagg_verify_refuses_changed_rescaled_outputs_naming_the_field(  # type: ignore[no-untyped-def]
+    example_proven, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    bad = _tampered(example_proven.proof_path, tmp_path / "pretty.json", lambda d: _pretty(d, ["1.0"] * 4))
+    result = CliRunner().invoke(app, ["verify", str(bad)])
+    assert result.exit_code == InvalidProof.exit_code
+    assert "proof field 'pretty_public_inputs' is not read by ezkl's verify" in result.stderr
+
+
+def test_a_proof_written_by_zkagg_holds_only_what_ezkl_verifies(example_proven) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(example_proven.proof_path.read_text())
+    assert sorted(data["proof"]) == ["instances", "proof"]
+    assert Proof.load(example_proven.proof_path).to_bytes() == example_proven.proof_path.read_bytes()
+
+
+def test_an_upper_case_instance_is_refused(example_proven, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # ezkl accepts upper-case hex for the same field element: zkagg does not
+    def upper(d: dict) -> None:  # type: ignore[type-arg]
+        d["proof"]["instances"] = [[v.upper() for v in c] for c in d["proof"]["instances"]]
+
+    bad = _tampered(example_proven.proof_path, tmp_path / "upper.json", upper)
+    with pytest.raises(InvalidProof, match=r"instances\[0\]\[0\] must be 64 lowercase hex digits"):
+        verify(bad, example_proven.artifacts)
+
+
+@pytest.mark.parametrize("learned", [False, True], ids=["first-proof", "length-known"])
+def test_bytes_after_the_end_of_the_proof_are_refused(  # type: ignore[no-untyped-def]
+    example_proven, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, learned: bool
+) -> None:
+    # Prepare: ezkl ignores what follows a proof, so the padded proof would verify
+    honest = Proof.load(example_proven.proof_path)
+    size = honest.proof_size
+    bad = _tampered(
+        example_proven.proof_path, tmp_path / "pad.json", lambda d: d["proof"]["proof"].extend([0, 7])
+    )
+    monkeypatch.setattr(proof_module, "_PROOF_LENGTHS", {})
+    if learned:
+        verify(honest, example_proven.artifacts)  # the first proof of the circuit teaches its length
+        message = f"proof has {size + 2} bytes, but every proof of this circuit has {size}"
+    else:
+        message = "proof carries bytes after the end of the proof"
+    # Execute / Assert
+    with pytest.raises(InvalidProof, match=message):
+        verify(bad, example_proven.artifacts)
+    verify(honest, example_proven.artifacts)

@@ -154,6 +154,19 @@ class ShardAggregate:
         other rules: the aggregate as float64, proof count (u32) and per proof chunk (u32), circuit
         id (32 bytes), size (u32) and bytes. The fedavg aggregate is not stored: it is the rescale of
         the sums.
+
+        The encoding is canonical (:meth:`from_bytes` refuses every other form): ``w`` is the least
+        width that holds ``2 * max |v| + 1`` as a two's-complement integer, every value is written
+        as its signed representative ``v`` in ``[-(p - 1) / 2, (p - 1) / 2]``, salt sums are below
+        ``p``, and the float aggregate is finite with zero written as ``+0.0``: no rule's rescale
+        gives ``-0.0`` (an integer divided by a positive divisor), but an aggregate made by hand
+        may hold it, and it is written as ``+0.0``.
+
+        Raises
+        ------
+        InvalidArgument
+            Sums that are not ``ceil(length / chunk_size)`` chunks of ``message_size`` field
+            elements in ``[0, p)``, or an aggregate that is not ``length`` finite values.
         """
         spec = self.spec
         parts = [_MAGIC, bytes([_VERSION]), spec.to_bytes(), struct.pack(">I", len(self.weights))]
@@ -161,9 +174,9 @@ class ShardAggregate:
         parts.append(struct.pack(">Q", self.length))
         if spec.rule == "fedavg":
             cs = spec.chunk_size
+            _check_sums(self.sums, self.length, cs, spec.salted)
             signed = signed_values(self.sums, cs).ravel()
-            peak = max(abs(int(signed.max())), abs(int(signed.min()))) if signed.size else 0
-            width = max(1, ((peak << 1) + 1).bit_length() + 7 >> 3)
+            width = _value_width(signed)
             parts.append(bytes([width]))
             if signed.dtype == np.int64 and width <= 8:
                 wide = signed.astype(">i8").view(np.uint8).reshape(-1, 8)
@@ -173,7 +186,7 @@ class ShardAggregate:
             if spec.salted:
                 parts.append(b"".join(chunk[cs].to_bytes(32, "big") for chunk in self.sums))
         else:
-            parts.append(np.asarray(self.aggregate, dtype=">f8").tobytes())
+            parts.append(_canonical_floats(self.aggregate, self.length).astype(">f8").tobytes())
             parts.append(struct.pack(">I", len(self.proofs)))
             for p in self.proofs:
                 parts.append(struct.pack(">I32sI", p.chunk, bytes.fromhex(p.circuit_id), len(p.proof)))
@@ -189,11 +202,16 @@ class ShardAggregate:
         not resolved, so a verifier compares :attr:`spec` and :attr:`length` with what its
         deployment fixes before anything else.
 
+        Only the one form :meth:`to_bytes` writes is accepted, so ``to_bytes(from_bytes(b)) == b``
+        for every accepted ``b``: a value width other than the least one, a value outside
+        ``[-(p - 1) / 2, (p - 1) / 2]`` (such as ``x + p``, the same field element), a salt sum not
+        below ``p``, and a float aggregate holding ``-0.0``, NaN or an infinity are refused.
+
         Raises
         ------
         ProtocolError
-            Not a shard aggregate, an unknown version, a truncated or corrupted encoding (the
-            message says which).
+            Not a shard aggregate, an unknown version, a truncated or corrupted encoding, or a form
+            other than the canonical one (the message says which).
         """
         if len(data) < 4 + 1 + 32 or data[:4] != _MAGIC:
             raise ProtocolError("not a shard aggregate encoding (bad magic or too short)")
@@ -229,6 +247,7 @@ class ShardAggregate:
                 aggregate = fedavg_aggregate(sums, sum(weights), spec.scale, length, cs)
                 return cls(spec, tuple(weights), length, aggregate, sums=sums)
             aggregate = np.frombuffer(reader.take(8 * length), dtype=">f8").astype(np.float64)
+            _check_floats(aggregate)
             (count,) = reader.unpack(">I")
             proofs = []
             for _ in range(count):
@@ -242,20 +261,84 @@ class ShardAggregate:
             raise ProtocolError(f"malformed shard aggregate encoding: {exc}") from exc
 
 
+def _value_width(signed: npt.NDArray[Any]) -> int:
+    """The least byte width :meth:`ShardAggregate.to_bytes` writes ``signed`` at: ``2 * max |v| + 1`` fits."""
+    peak = max(abs(int(signed.max())), abs(int(signed.min()))) if signed.size else 0
+    return max(1, (((peak << 1) + 1).bit_length() + 7) >> 3)
+
+
 def _decode_values(raw: bytes, width: int) -> list[int]:
-    """``width``-byte big-endian two's-complement integers -> field elements in ``[0, p)``."""
+    """``width``-byte big-endian two's-complement integers -> field elements in ``[0, p)``.
+
+    Refuses every form the encoder does not write: a width other than :func:`_value_width` of the
+    values, and a value outside ``[-(p - 1) / 2, (p - 1) / 2]`` (another representative of the
+    same field element, such as ``x + p``).
+    """
     if width == 0:
         raise ProtocolError("value width must be at least 1 byte")
     if width <= 8:
         cells = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)
         wide = np.where((cells[:, :1] & 0x80) != 0, 0xFF, 0).astype(np.uint8).repeat(8 - width, axis=1)
-        signed = np.concatenate([wide, cells], axis=1).copy().view(">i8").ravel().astype(object)
+        signed = np.concatenate([wide, cells], axis=1).copy().view(">i8").ravel().astype(np.int64)
     else:
         signed = np.array(
             [int.from_bytes(raw[i : i + width], "big", signed=True) for i in range(0, len(raw), width)],
             dtype=object,
         )
-    return [int(v) for v in (signed % FIELD_MODULUS).tolist()]
+        outside = np.flatnonzero((signed > _HALF) | (signed < -_HALF))
+        if outside.size:
+            i = int(outside[0])
+            raise ProtocolError(
+                f"value {i} of the fedavg sums is {signed[i]}, outside [-(p - 1) / 2, (p - 1) / 2]: "
+                "each field element must be written as its one signed representative in that range"
+            )
+    minimal = _value_width(signed)
+    if width != minimal:
+        raise ProtocolError(
+            f"value width must be the least that holds the fedavg sums, {minimal} bytes, not {width}"
+        )
+    return [int(v) for v in (signed.astype(object) % FIELD_MODULUS).tolist()]
+
+
+def _check_sums(sums: Sequence[Sequence[int]], length: int, chunk_size: int, salted: bool) -> None:
+    """Refuse fedavg sums that the encoding cannot hold as they are (InvalidArgument)."""
+    n_chunks = -(-length // chunk_size)
+    size = chunk_size + int(salted)
+    if len(sums) != n_chunks or any(len(chunk) != size for chunk in sums):
+        raise InvalidArgument(
+            f"sums must be {n_chunks} chunks of {size} field elements for {length} values, not "
+            f"{len(sums)} chunks of sizes {sorted({len(chunk) for chunk in sums})}"
+        )
+    if sums and (min(map(min, sums)) < 0 or max(map(max, sums)) >= FIELD_MODULUS):
+        j, i = next((j, i) for j, c in enumerate(sums) for i, v in enumerate(c) if not 0 <= v < FIELD_MODULUS)
+        raise InvalidArgument(f"sums[{j}][{i}] must be a field element in [0, p), not {sums[j][i]!r}")
+
+
+def _canonical_floats(aggregate: npt.ArrayLike, length: int) -> npt.NDArray[np.float64]:
+    """``length`` finite float64 values with ``-0.0`` written as ``+0.0`` (InvalidArgument otherwise)."""
+    values = np.asarray(aggregate, dtype=np.float64)
+    if values.shape != (length,):
+        raise InvalidArgument(f"aggregate must be {length} values, not shape {values.shape}")
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidArgument(f"aggregate[{i}] must be finite, not {float(values[i])!r}")
+    return values + 0.0  # -0.0 + 0.0 is +0.0 (round to nearest): zero has one encoding
+
+
+def _check_floats(aggregate: npt.NDArray[np.float64]) -> None:
+    """Refuse a decoded float aggregate with a value the encoder never writes: NaN, an infinity, -0.0."""
+    bad = np.flatnonzero(~np.isfinite(aggregate))
+    if bad.size:
+        i = int(bad[0])
+        raise ProtocolError(
+            f"aggregate[{i}] is {float(aggregate[i])!r}: every aggregate value must be finite"
+        )
+    negative_zero = np.flatnonzero((aggregate == 0) & np.signbit(aggregate))
+    if negative_zero.size:
+        raise ProtocolError(
+            f"aggregate[{int(negative_zero[0])}] is -0.0: zero is written as +0.0, its one encoding"
+        )
 
 
 class _Reader:

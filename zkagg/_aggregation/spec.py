@@ -27,6 +27,9 @@ _SPEC_VERSION = 1
 #: Encoded spec: version, rule code, beta (f64), clip_norm (f64), commitment domain.
 SPEC_SIZE = 2 + 8 + 8 + DOMAIN_SIZE
 
+#: How an absent float parameter is written: the one NaN ``struct`` packs ``float("nan")`` as.
+_ABSENT = struct.pack(">d", float("nan"))
+
 _DOMAINS: dict[tuple[object, ...], CommitmentDomain] = {}
 _DOMAINS_LOCK = threading.Lock()
 
@@ -148,7 +151,12 @@ class AggregationSpec:
         return domain
 
     def to_bytes(self) -> bytes:
-        """Fixed-size encoding: version, rule code, beta, clip_norm (NaN when absent), domain."""
+        """Fixed-size encoding: version, rule code, beta, clip_norm (NaN when absent), domain.
+
+        Encoding a spec that names its SRS does no work (no SRS is read or made), so a spec decoded
+        from untrusted bytes can be re-encoded and compared before anything trusts it; only a spec
+        without ``srs_sha256`` resolves the dev SRS of this machine to learn its hash.
+        """
         nan = float("nan")
         head = struct.pack(
             ">BBdd",
@@ -157,11 +165,19 @@ class AggregationSpec:
             nan if self.beta is None else float(self.beta),
             nan if self.clip_norm is None else float(self.clip_norm),
         )
-        return head + self.domain().to_bytes()
+        if self.srs_sha256 is None:
+            return head + self.domain().to_bytes()
+        fields = (self.logrows, self.chunk_size, self.scale, self.srs_sha256, self.salted)
+        return head + CommitmentDomain(*fields).to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AggregationSpec:
-        """Inverse of :meth:`to_bytes` (raises :class:`InvalidArgument` on a malformed encoding)."""
+        """Inverse of :meth:`to_bytes` (raises :class:`InvalidArgument` on a malformed encoding).
+
+        Only the form :meth:`to_bytes` writes is accepted: an absent ``beta`` or ``clip_norm`` is the
+        one NaN ``7ff8000000000000`` (every other NaN bit pattern, which would decode to the same
+        spec, is refused), so ``to_bytes(from_bytes(b)) == b``.
+        """
         if len(data) != SPEC_SIZE:
             raise InvalidArgument(f"an encoded spec has {SPEC_SIZE} bytes, not {len(data)}")
         version, code, beta, clip = struct.unpack(">BBdd", data[:18])
@@ -169,6 +185,12 @@ class AggregationSpec:
             raise InvalidArgument(f"spec encoding version must be {_SPEC_VERSION}, not {version}")
         if code >= len(RULES):
             raise InvalidArgument(f"rule code must be below {len(RULES)}, not {code}")
+        for name, offset, value in (("beta", 2, beta), ("clip_norm", 10, clip)):
+            raw = data[offset : offset + 8]
+            if math.isnan(value) and raw != _ABSENT:
+                raise InvalidArgument(
+                    f"an absent {name} is encoded as the NaN {_ABSENT.hex()}, not {bytes(raw).hex()}"
+                )
         d = CommitmentDomain.from_bytes(data[18:])
         return cls(
             rule=RULES[code],

@@ -8,6 +8,29 @@ names another circuit's keys simply fails against theirs).
 
 One verification rule (CONVENTIONS.md §7): :func:`verify` returns ``None`` or raises
 :class:`~zkagg.InvalidProof`; :func:`is_valid` is the boolean wrapper.
+
+One valid form (issue 12). ezkl 23.0.5's verify reads only two fields of its proof JSON, ``proof``
+(the bytes) and ``instances`` (the public values); everything else it writes is a copy of those
+(``hex_proof``, ``pretty_public_inputs`` with its ``rescaled_outputs``) or a note nothing checks
+(``timestamp``, ``version``, ``protocol``, ``split``). A file whose copies were changed still
+verifies, and whoever reads it sees the changed values. So :func:`prove` keeps only ``proof`` and
+``instances``, and reading a proof refuses any other ezkl field, naming it. Checking the copies
+against what is verified instead would mean re-implementing ezkl's pretty printing (Rust's float
+formatting, hashed and committed visibilities) and could only be done with the circuit's settings
+at hand; dropping them on load would leave files that show unverified values to anyone who opens
+them. The rest of the canonical form:
+
+* instances are written as ezkl writes them, 64 lowercase hex digits of a little-endian field
+  element below ``p`` (ezkl also accepts upper case: refused);
+* the proof bytes are exactly the bytes ezkl's verifier reads: ezkl ignores bytes after the end of
+  a proof, so :func:`verify` refuses a proof that still verifies without its last byte, and then
+  remembers the length of that circuit's proofs (one extra verification per circuit and process);
+* the file is compact JSON with sorted keys (:meth:`Proof.to_bytes`), with exactly the fields
+  zkagg writes, and every hash it names (model, settings, verification key, SRS) must be the hash
+  of what it is verified under. ``artifact_key`` is where :func:`verify` finds the circuit when
+  none is given (two caches may file one circuit under two keys, so it is not compared), and
+  ``created``, ``timings``, ``ezkl_version`` and the SRS's ``insecure``, ``source`` and ``warning``
+  are the prover's notes, not verified.
 """
 
 from __future__ import annotations
@@ -15,7 +38,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from zkagg._errors import ArtifactError, InvalidArgument, InvalidProof, ProvingError, ZkaggError
-from zkagg._field import dequantize, felt_to_signed, hex_to_felt, quantize
+from zkagg._field import FIELD_MODULUS, dequantize, felt_to_signed, hex_to_felt, quantize
 from zkagg._home import atomic_write_bytes
 from zkagg._prover.artifacts import (
     CircuitArtifacts,
@@ -42,9 +67,57 @@ __all__ = ["PROOF_FORMAT", "Proof", "is_valid", "load_input", "prove", "verify"]
 
 PROOF_FORMAT = "zkagg-proof/1"
 
+#: The fields of ezkl's proof JSON that its verify reads; a zkagg proof file holds these only.
+EZKL_FIELDS = ("instances", "proof")
+#: The fields of a zkagg proof file, all required.
+_FILE_FIELDS = frozenset(
+    {"format", "ezkl_version", "artifact_key", "model_sha256", "settings_sha256", "vk_sha256"}
+    | {"srs", "created", "timings", "proof"}
+)
+_SRS_FIELDS = frozenset({"sha256", "logrows", "insecure", "source", "warning"})
+#: 64 lowercase hex digits: a SHA-256 as zkagg writes it, and a field element as ezkl writes it.
+_HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
+
+# The length of the proofs of each (verification key, settings, SRS), learned on first verification.
+_PROOF_LENGTHS: dict[tuple[str, str, str], int] = {}
+_PROOF_LENGTHS_LOCK = threading.Lock()
+
 
 def _no_progress(phase: str, event: str, seconds: float) -> None:
     return None
+
+
+def _check_ezkl_proof(inner: object) -> None:
+    """Refuse an ezkl proof object other than the canonical ``{"instances", "proof"}`` (InvalidProof)."""
+    if not isinstance(inner, dict):
+        raise InvalidProof(f"an ezkl proof is a JSON object, not {type(inner).__name__}")
+    extra = sorted(inner.keys() - set(EZKL_FIELDS))
+    if extra:
+        raise InvalidProof(
+            f"proof field {extra[0]!r} is not read by ezkl's verify, so it could show values that were never "
+            f"verified: a zkagg proof holds only {' and '.join(EZKL_FIELDS)} (re-prove with this zkagg)"
+        )
+    raw = inner.get("proof")
+    if not isinstance(raw, list):
+        raise InvalidProof("proof file has no ezkl proof bytes")
+    if not all(type(b) is int and 0 <= b <= 255 for b in raw):
+        raise InvalidProof("proof bytes must be integers in [0, 255]")
+    columns = inner.get("instances")
+    if not isinstance(columns, list):
+        raise InvalidProof("proof file has no public instances")
+    for i, column in enumerate(columns):
+        if not isinstance(column, list):
+            raise InvalidProof(f"proof has malformed public instances: instances[{i}] is not a list")
+        for j, v in enumerate(column):
+            if (
+                not isinstance(v, str)
+                or not _HEX64.match(v)
+                or int.from_bytes(bytes.fromhex(v), "little") >= FIELD_MODULUS
+            ):
+                raise InvalidProof(
+                    f"proof has malformed public instances: instances[{i}][{j}] must be 64 lowercase hex "
+                    f"digits of a little-endian field element below p, as ezkl writes it, not {v!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -54,15 +127,23 @@ class Proof:
     Attributes
     ----------
     ezkl_proof
-        ezkl's proof JSON (``proof`` bytes, ``instances``, ...), as ezkl wrote it.
+        The fields of ezkl's proof JSON that its verify reads: ``proof`` (bytes as integers in
+        ``[0, 255]``) and ``instances`` (columns of 64-digit lowercase hex field elements); any
+        other field is refused (module docstring).
     artifact_key
         Cache key of the circuit artifacts used.
     model_sha256, settings_sha256, vk_sha256
-        Hashes of the ONNX model, settings and verification key.
+        Hashes of the ONNX model, settings and verification key (empty: the proof names none, as a
+        proof taken from a compact wire form).
     srs
         ``{"sha256", "logrows", "insecure", "source"}`` of the SRS used.
     timings
         Seconds spent in ``witness``, ``prove`` and ``self_verify``.
+
+    Raises
+    ------
+    InvalidProof
+        ``ezkl_proof`` holds another field, or malformed proof bytes or instances.
     """
 
     ezkl_proof: dict[str, Any]
@@ -74,6 +155,9 @@ class Proof:
     ezkl_version: str = EZKL_VERSION
     created: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_ezkl_proof(self.ezkl_proof)
 
     @property
     def instances(self) -> list[list[int]]:
@@ -120,7 +204,9 @@ class Proof:
         Raises
         ------
         InvalidProof
-            The object is not a zkagg proof file (wrong format, missing fields, a malformed proof).
+            The object is not a zkagg proof file (wrong format, missing, unknown or malformed
+            fields, an ezkl field other than ``proof`` and ``instances``); the message names the
+            field.
         """
         if not isinstance(data, dict):
             raise InvalidProof(f"a proof file holds a JSON object, not {type(data).__name__}")
@@ -128,39 +214,83 @@ class Proof:
             raise InvalidProof(
                 f"not a zkagg proof file: format is {data.get('format')!r}, expected {PROOF_FORMAT!r}"
             )
-        try:
-            inner = data["proof"]
-            if not isinstance(inner, dict) or not isinstance(inner.get("proof"), list):
-                raise InvalidProof("proof file has no ezkl proof bytes")
-            if not all(isinstance(b, int) and 0 <= b <= 255 for b in inner["proof"]):
-                raise InvalidProof("proof bytes must be integers in [0, 255]")
-            if not isinstance(inner.get("instances"), list):
-                raise InvalidProof("proof file has no public instances")
-            srs = data["srs"]
-            if not isinstance(srs, dict) or "sha256" not in srs or "logrows" not in srs:
-                raise InvalidProof("proof file does not record its SRS")
-            return cls(
-                ezkl_proof=inner,
-                artifact_key=str(data["artifact_key"]),
-                model_sha256=str(data["model_sha256"]),
-                settings_sha256=str(data["settings_sha256"]),
-                vk_sha256=str(data["vk_sha256"]),
-                srs=dict(srs),
-                ezkl_version=str(data.get("ezkl_version", "")),
-                created=float(data.get("created", 0.0)),
-                timings={str(k): float(v) for k, v in dict(data.get("timings", {})).items()},
+        missing = sorted(_FILE_FIELDS - data.keys())
+        if missing:
+            raise InvalidProof(
+                f"proof file is missing the field {missing[0]!r}"
+                + (" (it does not record its SRS)" if missing[0] == "srs" else "")
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidProof(f"proof file is missing or has a malformed field: {exc}") from exc
+        extra = sorted(data.keys() - _FILE_FIELDS)
+        if extra:
+            raise InvalidProof(f"proof file field {extra[0]!r} is not a field of {PROOF_FORMAT} files")
+        for name in ("artifact_key", "model_sha256", "settings_sha256", "vk_sha256"):
+            if not isinstance(data[name], str) or not _HEX64.match(data[name]):
+                raise InvalidProof(
+                    f"proof file field {name} must be 64 lowercase hex digits, not {data[name]!r}"
+                )
+        srs = data["srs"]
+        if not isinstance(srs, dict) or "sha256" not in srs or "logrows" not in srs:
+            raise InvalidProof("proof file does not record its SRS (srs.sha256 and srs.logrows)")
+        if srs.keys() - _SRS_FIELDS:
+            raise InvalidProof(
+                f"proof file field srs.{sorted(srs.keys() - _SRS_FIELDS)[0]} is not an SRS field"
+            )
+        if not isinstance(srs["sha256"], str) or not _HEX64.match(srs["sha256"]):
+            raise InvalidProof(
+                f"proof file field srs.sha256 must be 64 lowercase hex digits, not {srs['sha256']!r}"
+            )
+        if isinstance(srs["logrows"], bool) or not isinstance(srs["logrows"], int):
+            raise InvalidProof(f"proof file field srs.logrows must be an integer, not {srs['logrows']!r}")
+        created, timings = data["created"], data["timings"]
+        if not isinstance(created, float) or not math.isfinite(created):
+            raise InvalidProof(f"proof file field created must be a finite float, not {created!r}")
+        if not isinstance(timings, dict) or not all(
+            isinstance(v, float) and math.isfinite(v) for v in timings.values()
+        ):
+            raise InvalidProof(f"proof file field timings must map phases to finite floats, not {timings!r}")
+        if not isinstance(data["ezkl_version"], str):
+            raise InvalidProof(
+                f"proof file field ezkl_version must be a string, not {data['ezkl_version']!r}"
+            )
+        inner = data["proof"]
+        if not isinstance(inner, dict):
+            raise InvalidProof(
+                f"proof file field proof must be ezkl's proof object, not {type(inner).__name__}"
+            )
+        return cls(
+            ezkl_proof=inner,
+            artifact_key=data["artifact_key"],
+            model_sha256=data["model_sha256"],
+            settings_sha256=data["settings_sha256"],
+            vk_sha256=data["vk_sha256"],
+            srs=dict(srs),
+            ezkl_version=data["ezkl_version"],
+            created=created,
+            timings=dict(timings),
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Proof:
-        """Parse proof file bytes; truncated or non-JSON data raises :class:`~zkagg.InvalidProof`."""
+        """Parse proof file bytes: exactly the bytes :meth:`to_bytes` writes for what they hold.
+
+        Raises
+        ------
+        InvalidProof
+            Truncated or non-JSON data, a malformed file (:meth:`from_json`), or JSON in another
+            form than :meth:`to_bytes` writes (spacing, key order, repeated keys, escapes): one
+            proof has one file.
+        """
         try:
             obj = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidProof(f"proof file is not valid JSON (truncated or corrupted): {exc}") from exc
-        return cls.from_json(obj)
+        proof = cls.from_json(obj)
+        if proof.to_bytes() != bytes(data):
+            raise InvalidProof(
+                "proof file is not in the one form zkagg writes (compact JSON with sorted keys, no "
+                "repeated keys, as `zkagg prove` writes it)"
+            )
+        return proof
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Proof:
@@ -331,8 +461,9 @@ def prove(
             ),
         )
         try:
-            ezkl_proof = json.loads((tmp / "proof.json").read_text())
-        except (OSError, ValueError) as exc:
+            written = json.loads((tmp / "proof.json").read_text())
+            ezkl_proof = {name: written[name] for name in EZKL_FIELDS}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ProvingError(f"ezkl.prove wrote no readable proof: {exc}") from exc
         proof = Proof(
             ezkl_proof=ezkl_proof,
@@ -376,7 +507,9 @@ def verify(
     Raises
     ------
     InvalidProof
-        The proof does not verify (changed bytes or instances, another circuit's key, malformed file).
+        The proof does not verify (changed bytes or instances, another circuit's key, malformed file),
+        names a model, settings, key or SRS other than the ones it is verified under, or carries
+        bytes after the end of the proof (module docstring).
     ArtifactError
         The verification key, settings or SRS cannot be found or are corrupt.
     """
@@ -396,26 +529,62 @@ def verify(
         raise ArtifactError(
             f"the circuit has logrows {artifacts.logrows} but the SRS has logrows {the_srs.logrows}"
         )
-    _ = proof.instances  # malformed instances are an invalid proof, caught before ezkl
+    _check_names(proof, artifacts, the_srs)
+    size = len(proof.ezkl_proof["proof"])
+    key = (artifacts.vk_sha256, artifacts.settings_sha256, the_srs.sha256)
+    with _PROOF_LENGTHS_LOCK:
+        known = _PROOF_LENGTHS.get(key)
+    if known is not None and size != known:
+        raise InvalidProof(f"proof has {size} bytes, but every proof of this circuit has {known}")
+    _ezkl_verify(proof.ezkl_proof, artifacts, the_srs)
+    if known is None:
+        # ezkl reads a proof's bytes up to its end and ignores the rest: a proof is the exact one
+        # only if it no longer verifies without its last byte. Then every proof of this circuit
+        # has its length, checked from now on before ezkl runs.
+        try:
+            _ezkl_verify({**proof.ezkl_proof, "proof": proof.ezkl_proof["proof"][:-1]}, artifacts, the_srs)
+        except InvalidProof:
+            with _PROOF_LENGTHS_LOCK:
+                _PROOF_LENGTHS[key] = size
+        else:
+            raise InvalidProof(
+                "proof carries bytes after the end of the proof (it verifies without its last byte, "
+                "as ezkl ignores what follows a proof): only the exact proof bytes are accepted"
+            )
+
+
+def _check_names(proof: Proof, artifacts: CircuitArtifacts, srs: SRS) -> None:
+    """Refuse a proof that names another model, settings, key or SRS than it is verified under."""
+    if proof.vk_sha256 and proof.vk_sha256 != artifacts.vk_sha256:
+        raise InvalidProof(
+            f"proof does not verify here: the proof was made for verification key {proof.vk_sha256[:12]}, "
+            f"these artifacts hold {artifacts.vk_sha256[:12]}"
+        )
+    model = artifacts.manifest.get("model_sha256")
+    named = (
+        ("settings_sha256", proof.settings_sha256, artifacts.settings_sha256),
+        ("model_sha256", proof.model_sha256, None if model is None else str(model)),
+        ("srs.sha256", proof.srs.get("sha256"), srs.sha256),
+        ("srs.logrows", proof.srs.get("logrows"), srs.logrows),
+    )
+    for name, claim, actual in named:
+        if claim not in ("", None) and actual is not None and claim != actual:
+            raise InvalidProof(
+                f"proof field {name} is {str(claim)[:16]}, but the proof is verified under {str(actual)[:16]}: "
+                "a proof names exactly what it verifies under"
+            )
+
+
+def _ezkl_verify(ezkl_proof: Mapping[str, Any], artifacts: CircuitArtifacts, srs: SRS) -> None:
     with tempfile.TemporaryDirectory(prefix="zkagg-verify-") as tmpdir:
         proof_path = Path(tmpdir) / "proof.json"
-        proof_path.write_text(json.dumps(proof.ezkl_proof))
+        proof_path.write_text(json.dumps(ezkl_proof))
         try:
             call_ezkl(
-                "verify",
-                str(proof_path),
-                str(artifacts.settings_path),
-                str(artifacts.vk_path),
-                str(the_srs.path),
+                "verify", str(proof_path), str(artifacts.settings_path), str(artifacts.vk_path), str(srs.path)
             )
         except InvalidProof as exc:
-            hint = ""
-            if proof.vk_sha256 != artifacts.vk_sha256:
-                hint = (
-                    f" (the proof was made for verification key {proof.vk_sha256[:12]}, "
-                    f"these artifacts hold {artifacts.vk_sha256[:12]})"
-                )
-            raise InvalidProof(f"proof does not verify: {exc}{hint}") from exc
+            raise InvalidProof(f"proof does not verify: {exc}") from exc
 
 
 def is_valid(
