@@ -13,17 +13,16 @@ encoded blobs), the governance square size 256 x 256, no empty data.
 from __future__ import annotations
 
 import abc
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from zkagg._errors import BlobNotFound, DAConnectionError, DARPCError, InvalidArgument
-from zkagg.da._backend import Header, TxConfig, format_rfc3339_nanos, parse_height
+from zkagg.da._backend import Header, TxConfig, parse_height
 from zkagg.da._blob import Blob
+from zkagg.da._cometbft import extended_header
 from zkagg.da._commitment_proof import block_commitment_proof
 from zkagg.da._namespace import Namespace
 from zkagg.da._square import blob_proof, build_square
@@ -148,25 +147,24 @@ def layout_block(blobs: Sequence[Blob]) -> BlockLayout:
 
 
 def make_header(
-    chain_id: str, height: int, time_ns: int, last_block_hash: str, layout: BlockLayout
+    chain_id: str, height: int, time_ns: int, previous: Header | None, layout: BlockLayout
 ) -> Header:
-    """Build the ExtendedHeader of a block; the block hash is SHA-256 over the header's fields."""
-    data_hash = layout.data_hash.hex().upper()
-    stamp = format_rfc3339_nanos(time_ns)
-    digest = hashlib.sha256(
-        json.dumps([chain_id, height, stamp, last_block_hash, data_hash], separators=(",", ":")).encode()
-    ).hexdigest()
-    header = Header(
-        height=height,
-        time=stamp,
-        hash=digest.upper(),
-        data_hash=data_hash,
+    """Build the signed ExtendedHeader of a block (:func:`zkagg.da._cometbft.extended_header`).
+
+    ``previous`` is the header of the block before (``None`` for the first block): its commit gives
+    the ``last_block_id`` and ``last_commit_hash`` that chain the headers.
+    """
+    raw = extended_header(
         chain_id=chain_id,
-        last_block_hash=last_block_hash,
+        height=height,
+        time_ns=time_ns,
+        data_hash=layout.data_hash,
         row_roots=layout.row_roots,
         column_roots=layout.column_roots,
+        previous=None if previous is None else previous.to_json(),
+        app_version=APP_VERSION,
     )
-    return replace(header, raw=header.build_json())
+    return Header.from_json(raw)
 
 
 def future_height_error(head: int, requested: int) -> DARPCError:
