@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def test_embedded_chain_headers_are_signed_and_chained(tmp_path: Path) -> None:
         verify_commit(header)
         assert header["validator_set"]["proposer"] == header["validator_set"]["validators"][0]
         assert header["header"]["proposer_address"] == header["validator_set"]["proposer"]["address"]
-    for parent, child in zip(headers, headers[1:], strict=False):
+    for parent, child in itertools.pairwise(headers):
         assert child["header"]["last_block_id"] == parent["commit"]["block_id"]
         assert (
             child["header"]["last_commit_hash"] == commit_hash(parent["commit"]["signatures"]).hex().upper()
