@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from zkagg._errors import BlobNotFound, DAConnectionError, DARPCError, InvalidArgument
+from zkagg.da._account import DEV_ACCOUNT, DEV_ADDRESS, DEV_KEY_NAME
 from zkagg.da._backend import Header, TxConfig, parse_height
 from zkagg.da._blob import Blob
 from zkagg.da._cometbft import extended_header
@@ -91,7 +92,9 @@ def validate_submission(blobs: Sequence[Blob], config: TxConfig | None = None) -
     Raises
     ------
     DARPCError
-        ``state: no blobs provided``; ``tx size N bytes is larger than the application's configured
+        ``state: no blobs provided``; ``account for signer X not found`` for a signer or key other
+        than the node's account (:mod:`zkagg.da._account`); ``invalid blob signer`` for a
+        share-version-1 blob signed by another account; ``tx size N bytes is larger than the application's configured
         MaxTxSize of 8388608 bytes for version 9: ...`` for a submission over 8 MiB; ``state:
         estimated gas price exceeds max gas price in tx config``.
     InvalidArgument
@@ -104,6 +107,13 @@ def validate_submission(blobs: Sequence[Blob], config: TxConfig | None = None) -
     for i, blob in enumerate(blobs):
         if not isinstance(blob, Blob):
             raise InvalidArgument(f"blobs[{i}] must be a Blob, not {type(blob).__name__}")
+    if config is not None:
+        for key in (config.signer_address, config.key_name):
+            if key is not None and key not in (DEV_ADDRESS, DEV_KEY_NAME):
+                raise DARPCError(f"account for signer {key} not found", 1)
+    if any(blob.signer is not None and blob.signer != DEV_ACCOUNT for blob in blobs):
+        # celestia-app x/blob: a share-version-1 blob must name the PayForBlobs signer (CIP-21).
+        raise DARPCError("invalid blob signer", 1)
     size = estimate_tx_size(blobs)
     if size > MAX_TX_SIZE:
         raise DARPCError(
