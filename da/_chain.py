@@ -312,6 +312,19 @@ class ChainReader(abc.ABC):
         """Return the header at ``height``; a height beyond the head is a DARPCError."""
         return self._header(self._existing(height))
 
+    def header_by_hash(self, block_hash: bytes) -> Header | None:
+        """Return the header whose block hash is ``block_hash``, or ``None``.
+
+        Scans from the head down (the local chains keep no hash index): meant for the occasional
+        ``header.GetByHash``, not for bulk lookups.
+        """
+        wanted = block_hash.hex().upper()
+        for height in range(self._head_height(), 0, -1):
+            header = self._header(height)
+            if header.hash == wanted:
+                return header
+        return None
+
     def wait_for_height(self, height: int | str, timeout: float = 60.0) -> Header:
         """Block until ``height`` exists and return its header.
 
