@@ -177,4 +177,3 @@ def test_header_and_blob_subscriptions(session: dict[str, object]) -> None:
     assert isinstance(sub, dict)
     assert sub["header"] == sub["blob_height"] == sub["sent"]
     assert sub["blob_data"] == ["to subscribers"]
-
