@@ -57,6 +57,7 @@ from zkagg.da._chain import (
     future_height_error,
     proofs_equal,
 )
+from zkagg.da._limits import ConnectionGate, ServerLimits
 from zkagg.da._namespace import Namespace
 from zkagg.da._node import EmbeddedNode
 from zkagg.da._params import (
@@ -239,14 +240,26 @@ class RPCServer:
         ``skip_auth``.
     skip_auth
         Grant every caller every permission (celestia-node ``--rpc.skip-auth``).
+    limits
+        Timeouts and connection limit (:class:`~zkagg.da._limits.ServerLimits`, celestia-node's
+        by default), enforced by :attr:`gate` on the sockets :mod:`zkagg.da._runner` opens.
     """
 
-    def __init__(self, node: EmbeddedNode, secret: bytes | None, *, skip_auth: bool = False) -> None:
+    def __init__(
+        self,
+        node: EmbeddedNode,
+        secret: bytes | None,
+        *,
+        skip_auth: bool = False,
+        limits: ServerLimits | None = None,
+    ) -> None:
         if secret is None and not skip_auth:
             raise InvalidArgument("secret must be the node's 32-byte JWT secret unless skip_auth is set")
         self.node = node
         self.secret = secret
         self.skip_auth = skip_auth
+        self.limits = limits or ServerLimits()
+        self.gate = ConnectionGate(self.limits)
         self._verify = TokenVerifier(secret) if secret is not None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._block_event: asyncio.Event | None = None
@@ -337,12 +350,18 @@ class RPCServer:
             return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        perms = self._permissions(request)
-        if perms is None:
-            return web.Response(status=401)
-        if "upgrade" in request.headers.get("Connection", "").lower():
-            return await self._handle_ws(request, perms)
-        return await self._handle_http(request, perms)
+        transport = request.transport
+        self.gate.headers_read(transport)
+        try:
+            perms = self._permissions(request)
+            if perms is None:
+                return web.Response(status=401)
+            if "upgrade" in request.headers.get("Connection", "").lower():
+                self.gate.hijacked(transport)
+                return await self._handle_ws(request, perms)
+            return await self._handle_http(request, perms)
+        finally:
+            self.gate.request_done(transport)
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         """Read at most MAX_REQUEST_SIZE bytes; ``None`` when the body is larger."""
@@ -365,6 +384,7 @@ class RPCServer:
 
     async def _handle_http(self, request: web.Request, perms: list[str]) -> web.StreamResponse:
         body = await self._read_body(request)
+        self.gate.body_read(request.transport)
         if body is None:
             error = RPCError(PARSE_ERROR, f"request bigger than maximum {MAX_REQUEST_SIZE} allowed")
             resp = self._error_response(None, error)
