@@ -235,6 +235,7 @@ def test_run_with_norm_bound_reports_the_clients_left_out(tmp_path: Path) -> Non
     assert json.loads(report.read_text())["config"]["norm_bound"] == 1.0
 
 
+@pytest.mark.slow  # a real two-round run in a fresh process (about 40 s)
 def test_run_piped_prints_a_plain_line_per_round(tmp_path: Path) -> None:
     # Prepare: `zkagg run ... | cat`: the child's stdout is a pipe, not a terminal
     entry = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
