@@ -94,10 +94,31 @@ def serve(
         bool, typer.Option("--instant", help="A block as soon as submissions wait (tests).")
     ] = False,
     skip_auth: Annotated[bool, typer.Option("--skip-auth", help="Serve without JWT authentication.")] = False,
+    read_header_timeout: Annotated[
+        float,
+        typer.Option("--read-header-timeout", help="Seconds for a request's headers (celestia-node: 2)."),
+    ] = 2.0,
+    read_timeout: Annotated[
+        float, typer.Option("--read-timeout", help="Seconds for a whole request, body included (30).")
+    ] = 30.0,
+    idle_timeout: Annotated[
+        float, typer.Option("--idle-timeout", help="Seconds an idle keep-alive connection stays open (120).")
+    ] = 120.0,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", help="Connections served at once; more wait (500).")
+    ] = 500,
     json_output: JsonOpt = False,
 ) -> None:
     """Run the embedded DA node and its celestia-node JSON-RPC server (HTTP and WebSocket)."""
+    from zkagg.da._limits import ServerLimits
     from zkagg.da._runner import serve as run
+
+    limits = ServerLimits(
+        read_header_timeout=read_header_timeout,
+        read_timeout=read_timeout,
+        idle_timeout=idle_timeout,
+        max_connections=max_connections,
+    )
 
     path = default_home(home)
 
@@ -115,6 +136,7 @@ def serve(
         port=port,
         block_time=None if instant else block_time,
         skip_auth=skip_auth,
+        limits=limits,
         on_ready=ready,
     )
 

@@ -17,41 +17,61 @@ if TYPE_CHECKING:
 RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 
 
+_RIGHT = "right"
+
+
+def _cells(r: RoundRow, *, norm: bool) -> list[tuple[str, str, str]]:
+    """One round as ``(column, justification, text)`` cells: the table's row, or the plain line."""
+    excluded = ", ".join(f"{v['shard']}:{v['reason']}" for v in r.verdicts if v["reason"] != "accepted")
+    cells = [
+        ("round", _RIGHT, str(r.round)),
+        ("test acc", _RIGHT, f"{r.test_accuracy:.3f}"),
+        (
+            "shards ok",
+            _RIGHT,
+            f"{r.shards_accepted}/{len(r.verdicts)}" + ("" if r.global_model else " (no quorum)"),
+        ),
+        ("excluded (reason)", "left", excluded or "-"),
+        ("clients", _RIGHT, str(r.clients_posted)),
+    ]
+    if norm:  # clients left out by their shard for a missing or invalid norm proof; clients' proving
+        cells += [("norm excl", _RIGHT, str(r.norm_excluded)), ("norm s", _RIGHT, f"{r.norm_seconds:.1f}")]
+    cells += [
+        ("prove s", _RIGHT, f"{r.prove_seconds:.1f}"),
+        ("verify s", _RIGHT, f"{r.verify_seconds:.2f}"),
+        ("round s", _RIGHT, f"{r.seconds:.1f}"),
+        ("DA KiB", _RIGHT, f"{r.da_bytes / 1024:.0f}"),
+    ]
+    return cells
+
+
 def _table(rows: list[RoundRow], title: str, *, norm: bool = False) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    columns = [
-        ("round", "right"),
-        ("test acc", "right"),
-        ("shards ok", "right"),
-        ("excluded (reason)", "left"),
-        ("clients", "right"),
-    ]
-    if norm:  # clients left out by their shard for a missing or invalid norm proof; clients' proving
-        columns += [("norm excl", "right"), ("norm s", "right")]
-    columns += [("prove s", "right"), ("verify s", "right"), ("round s", "right"), ("DA KiB", "right")]
-    for name, justify in columns:
+    # The columns come from the cells of a round; a placeholder round gives them before the first.
+    for name, justify, _text in _cells(rows[0], norm=norm) if rows else _header_cells(norm):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in rows:
-        excluded = ", ".join(f"{v['shard']}:{v['reason']}" for v in r.verdicts if v["reason"] != "accepted")
-        cells = [
-            str(r.round),
-            f"{r.test_accuracy:.3f}",
-            f"{r.shards_accepted}/{len(r.verdicts)}" + ("" if r.global_model else " (no quorum)"),
-            excluded or "-",
-            str(r.clients_posted),
-        ]
-        if norm:
-            cells += [str(r.norm_excluded), f"{r.norm_seconds:.1f}"]
-        cells += [
-            f"{r.prove_seconds:.1f}",
-            f"{r.verify_seconds:.2f}",
-            f"{r.seconds:.1f}",
-            f"{r.da_bytes / 1024:.0f}",
-        ]
-        table.add_row(*cells)
+        table.add_row(*(text for _name, _justify, text in _cells(r, norm=norm)))
     return table
+
+
+def _header_cells(norm: bool) -> list[tuple[str, str, str]]:
+    from zkagg._protocol.run import RoundRow
+
+    empty = RoundRow(0, 0.0, 0, [], 0, [], 0.0, 0.0, 0.0, 0, True, None)
+    return _cells(empty, norm=norm)
+
+
+def _plain_line(row: RoundRow, *, norm: bool) -> str:
+    """A round as one plain line, for logs and CI (stdout not a terminal)."""
+    return "  ".join(f"{name} {text}" for name, _justify, text in _cells(row, norm=norm))
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def run(
@@ -213,6 +233,19 @@ def _run(
         if json_output:
             result = run_deployment(
                 config, backend=backend, state_dir=state, instant=da is None or instant, home=home_str
+            )
+        elif not sys.stdout.isatty():
+            # Piped or redirected: no live table (it would show nothing until the end); one plain,
+            # flushed line per round and per phase of a round instead.
+            _say(title)
+            result = run_deployment(
+                config,
+                backend=backend,
+                state_dir=state,
+                instant=da is None or instant,
+                home=home_str,
+                on_round=lambda row: _say(_plain_line(row, norm=norm)),
+                progress=lambda line: _say(f"  {line}"),
             )
         else:
             with Live(

@@ -11,7 +11,6 @@ heights as strings (tmjson), Tendermint hashes as upper-case hex and the DAH roo
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
@@ -20,6 +19,7 @@ from zkagg._errors import InvalidArgument
 from zkagg.da._b64 import b64 as _b64
 from zkagg.da._b64 import unb64 as _unb64
 from zkagg.da._blob import Blob
+from zkagg.da._cometbft import DevValidator, format_rfc3339_nanos
 from zkagg.da._namespace import Namespace
 
 __all__ = [
@@ -63,18 +63,6 @@ def parse_height(value: object, name: str = "height") -> int:
     if height < 1 or height >= 1 << 64:
         raise InvalidArgument(f"{name} must be in [1, 2**64), not {height}")
     return height
-
-
-def format_rfc3339_nanos(ns: int) -> str:
-    """Format nanoseconds since the epoch as Go's ``time.RFC3339Nano`` in UTC.
-
-    Trailing zeros of the fraction are dropped, as Go does: ``2023-02-25T12:10:28.067566292Z``.
-    """
-    secs, frac = divmod(ns, 1_000_000_000)
-    stamp = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(secs))
-    if frac:
-        stamp += "." + f"{frac:09d}".rstrip("0")
-    return stamp + "Z"
 
 
 def _hex(data: bytes) -> str:
@@ -123,8 +111,14 @@ class Header:
         return self.build_json()
 
     def build_json(self) -> dict[str, Any]:
-        """Build the ExtendedHeader JSON object from the fields, ignoring :attr:`raw`."""
+        """Build the ExtendedHeader JSON object from the fields, ignoring :attr:`raw`.
+
+        For a header made by hand: the shape is celestia-node's (the chain's development validator
+        as the set and proposer), but nothing is signed. The embedded chain's own headers are built
+        and signed by :func:`zkagg.da._cometbft.extended_header`.
+        """
         empty = _hex(b"")
+        validator = DevValidator.for_chain(self.chain_id).to_json()
         parts = {"total": 1, "hash": self.hash}
         last = {
             "hash": self.last_block_hash,
@@ -147,7 +141,7 @@ class Header:
                 "evidence_hash": empty,
                 "proposer_address": empty,
             },
-            "validator_set": {"validators": [], "proposer": None},
+            "validator_set": {"validators": [validator], "proposer": validator},
             "commit": {
                 "height": str(self.height),
                 "round": 0,

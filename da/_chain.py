@@ -13,17 +13,17 @@ encoded blobs), the governance square size 256 x 256, no empty data.
 from __future__ import annotations
 
 import abc
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from zkagg._errors import BlobNotFound, DAConnectionError, DARPCError, InvalidArgument
-from zkagg.da._backend import Header, TxConfig, format_rfc3339_nanos, parse_height
+from zkagg.da._account import DEV_ACCOUNT, DEV_ADDRESS, DEV_KEY_NAME
+from zkagg.da._backend import Header, TxConfig, parse_height
 from zkagg.da._blob import Blob
+from zkagg.da._cometbft import extended_header
 from zkagg.da._commitment_proof import block_commitment_proof
 from zkagg.da._namespace import Namespace
 from zkagg.da._square import blob_proof, build_square
@@ -92,7 +92,9 @@ def validate_submission(blobs: Sequence[Blob], config: TxConfig | None = None) -
     Raises
     ------
     DARPCError
-        ``state: no blobs provided``; ``tx size N bytes is larger than the application's configured
+        ``state: no blobs provided``; ``account for signer X not found`` for a signer or key other
+        than the node's account (:mod:`zkagg.da._account`); ``invalid blob signer`` for a
+        share-version-1 blob signed by another account; ``tx size N bytes is larger than the application's configured
         MaxTxSize of 8388608 bytes for version 9: ...`` for a submission over 8 MiB; ``state:
         estimated gas price exceeds max gas price in tx config``.
     InvalidArgument
@@ -105,6 +107,13 @@ def validate_submission(blobs: Sequence[Blob], config: TxConfig | None = None) -
     for i, blob in enumerate(blobs):
         if not isinstance(blob, Blob):
             raise InvalidArgument(f"blobs[{i}] must be a Blob, not {type(blob).__name__}")
+    if config is not None:
+        for key in (config.signer_address, config.key_name):
+            if key is not None and key not in (DEV_ADDRESS, DEV_KEY_NAME):
+                raise DARPCError(f"account for signer {key} not found", 1)
+    if any(blob.signer is not None and blob.signer != DEV_ACCOUNT for blob in blobs):
+        # celestia-app x/blob: a share-version-1 blob must name the PayForBlobs signer (CIP-21).
+        raise DARPCError("invalid blob signer", 1)
     size = estimate_tx_size(blobs)
     if size > MAX_TX_SIZE:
         raise DARPCError(
@@ -148,25 +157,24 @@ def layout_block(blobs: Sequence[Blob]) -> BlockLayout:
 
 
 def make_header(
-    chain_id: str, height: int, time_ns: int, last_block_hash: str, layout: BlockLayout
+    chain_id: str, height: int, time_ns: int, previous: Header | None, layout: BlockLayout
 ) -> Header:
-    """Build the ExtendedHeader of a block; the block hash is SHA-256 over the header's fields."""
-    data_hash = layout.data_hash.hex().upper()
-    stamp = format_rfc3339_nanos(time_ns)
-    digest = hashlib.sha256(
-        json.dumps([chain_id, height, stamp, last_block_hash, data_hash], separators=(",", ":")).encode()
-    ).hexdigest()
-    header = Header(
-        height=height,
-        time=stamp,
-        hash=digest.upper(),
-        data_hash=data_hash,
+    """Build the signed ExtendedHeader of a block (:func:`zkagg.da._cometbft.extended_header`).
+
+    ``previous`` is the header of the block before (``None`` for the first block): its commit gives
+    the ``last_block_id`` and ``last_commit_hash`` that chain the headers.
+    """
+    raw = extended_header(
         chain_id=chain_id,
-        last_block_hash=last_block_hash,
+        height=height,
+        time_ns=time_ns,
+        data_hash=layout.data_hash,
         row_roots=layout.row_roots,
         column_roots=layout.column_roots,
+        previous=None if previous is None else previous.to_json(),
+        app_version=APP_VERSION,
     )
-    return replace(header, raw=header.build_json())
+    return Header.from_json(raw)
 
 
 def future_height_error(head: int, requested: int) -> DARPCError:
@@ -303,6 +311,19 @@ class ChainReader(abc.ABC):
     def get_header(self, height: int | str) -> Header:
         """Return the header at ``height``; a height beyond the head is a DARPCError."""
         return self._header(self._existing(height))
+
+    def header_by_hash(self, block_hash: bytes) -> Header | None:
+        """Return the header whose block hash is ``block_hash``, or ``None``.
+
+        Scans from the head down (the local chains keep no hash index): meant for the occasional
+        ``header.GetByHash``, not for bulk lookups.
+        """
+        wanted = block_hash.hex().upper()
+        for height in range(self._head_height(), 0, -1):
+            header = self._header(height)
+            if header.hash == wanted:
+                return header
+        return None
 
     def wait_for_height(self, height: int | str, timeout: float = 60.0) -> Header:
         """Block until ``height`` exists and return its header.

@@ -55,7 +55,7 @@ class MemoryBackend(ChainReader):
     def _append(self, blobs: Sequence[Blob]) -> int:
         layout = layout_block(blobs)
         height = len(self._headers) + 1
-        last = self._headers[-1].hash if self._headers else ""
+        last = self._headers[-1] if self._headers else None
         self._headers.append(make_header(self.chain_id, height, time.time_ns(), last, layout))
         self._by_height.append(list(layout.blobs))
         index: dict[Namespace, list[Blob]] = defaultdict(list)

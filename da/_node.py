@@ -229,7 +229,7 @@ class EmbeddedNode(ChainReader):
         """Lay out, store durably and announce one block; return its height."""
         height = self._head + 1
         layout = layout_block(blobs)
-        last = self._header(self._head).hash if self._head else ""
+        last = self._header(self._head) if self._head else None
         header = make_header(self.chain_id, height, time.time_ns(), last, layout)
         self._store.write_block(height, header.to_json(), layout.blobs)
         self._cache(header)

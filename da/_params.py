@@ -31,9 +31,15 @@ from zkagg.da._namespace import Namespace
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "decode_any",
     "decode_blobs",
     "decode_commitment",
+    "decode_duration",
+    "decode_header",
     "decode_height",
+    "decode_hex",
+    "decode_int",
+    "decode_string",
     "decode_namespace",
     "decode_namespaces",
     "decode_permissions",
@@ -257,3 +263,51 @@ def decode_permissions(value: object) -> list[str]:
         if not isinstance(item, str):
             raise _type_error(item, "auth.Permission")
     return list(items)
+
+
+def _go_int(value: object, go_type: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise _type_error(value, go_type)
+    return int(value)
+
+
+def decode_int(value: object) -> int:
+    """``int`` (a JSON number)."""
+    return _go_int(value, "int")
+
+
+def decode_duration(value: object) -> int:
+    """``time.Duration``: nanoseconds as a JSON number."""
+    return _go_int(value, "time.Duration")
+
+
+def decode_string(value: object) -> str:
+    if not isinstance(value, str):
+        raise _type_error(value, "string")
+    return value
+
+
+def decode_hex(value: object) -> bytes:
+    """``bytes.HexBytes`` (a header hash): a hex string, either case."""
+    if not isinstance(value, str):
+        raise _type_error(value, "header.Hash")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"encoding/hex: invalid byte in {value!r}") from exc
+
+
+def decode_header(value: object) -> int:
+    """An ``*header.ExtendedHeader`` argument; only its height is used, so only that is returned."""
+    if not isinstance(value, dict):
+        raise _type_error(value, "header.ExtendedHeader")
+    inner = value.get("header")
+    height = inner.get("height") if isinstance(inner, dict) else None
+    if height is None:
+        raise InvalidArgument("header.ExtendedHeader must have header.height")
+    return decode_height(height)
+
+
+def decode_any(value: object) -> object:
+    """A parameter the method does not read (it answers an error whatever it is)."""
+    return value

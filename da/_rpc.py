@@ -40,7 +40,15 @@ from aiohttp import WSMsgType, web
 
 from zkagg import __version__ as _zkagg_version
 from zkagg._errors import BlobNotFound, DAAuthError, DARPCError, InvalidArgument, ZkaggError
-from zkagg.da._auth import DEFAULT_PERMISSIONS, METHOD_PERMISSIONS, PERMISSION_SETS, TokenVerifier, new_token
+from zkagg.da._account import DEV_ADDRESS, DEV_BALANCE_UTIA, bech32_decode
+from zkagg.da._auth import (
+    DEFAULT_PERMISSIONS,
+    METHOD_PERMISSIONS,
+    PERMISSION_SETS,
+    TokenVerifier,
+    new_token,
+    verify_token,
+)
 from zkagg.da._backend import Header, TxConfig
 from zkagg.da._blob import Blob
 from zkagg.da._chain import (
@@ -49,16 +57,23 @@ from zkagg.da._chain import (
     future_height_error,
     proofs_equal,
 )
+from zkagg.da._limits import ConnectionGate, ServerLimits
 from zkagg.da._namespace import Namespace
 from zkagg.da._node import EmbeddedNode
 from zkagg.da._params import (
+    decode_any,
     decode_blobs,
     decode_commitment,
+    decode_duration,
+    decode_header,
     decode_height,
+    decode_hex,
+    decode_int,
     decode_namespace,
     decode_namespaces,
     decode_permissions,
     decode_proof,
+    decode_string,
     decode_tx_config,
     json_kind,
     loads_bounded,
@@ -78,6 +93,11 @@ SUBSCRIPTION_BUFFER: Final = 16
 #: Longest a getter waits for the block after the head (celestia-node waits; WriteTimeout is 5 min).
 NEXT_HEIGHT_WAIT: Final = 300.0
 API_VERSION: Final = f"v0.31.4-zkagg.{_zkagg_version}"
+#: Most headers one ``header.GetRangeByHeight`` returns (a bound on the reply's size).
+MAX_HEADER_RANGE: Final = 512
+#: go-header ``ErrNotFound``; celestia-node share getters' ``ErrNotAvailable``.
+ERR_HEADER_NOT_FOUND: Final = "header: not found"
+ERR_SHARE_NOT_AVAILABLE: Final = "share: data not available"
 
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
@@ -151,9 +171,32 @@ _METHODS: Final[dict[str, _Method]] = {
     "header.NetworkHead": _Method(()),
     "header.GetByHeight": _Method((("*uint64", decode_height),)),
     "header.WaitForHeight": _Method((("*uint64", decode_height),)),
+    "header.GetByHash": _Method((("*header.Hash", decode_hex),)),
+    "header.GetRangeByHeight": _Method(
+        (("**header.ExtendedHeader", decode_header), ("*uint64", decode_height))
+    ),
+    "header.SyncState": _Method(()),
+    "header.SyncWait": _Method(()),
+    "header.Tail": _Method(()),
+    "header.Subscribe": _Method((), channel=True),
+    "state.AccountAddress": _Method(()),
+    "state.Balance": _Method(()),
+    "state.BalanceForAddress": _Method((("*state.Address", decode_string),)),
+    "share.SharesAvailable": _Method((("*uint64", decode_height),)),
+    "share.GetShare": _Method((("*uint64", decode_height), ("*int", decode_int), ("*int", decode_int))),
+    "share.GetSamples": _Method(
+        (("**header.ExtendedHeader", decode_header), ("*[]shwap.SampleCoords", decode_any))
+    ),
+    "share.GetEDS": _Method((("*uint64", decode_height),)),
+    "share.GetRange": _Method((("*uint64", decode_height), ("*int", decode_int), ("*int", decode_int))),
+    "share.GetNamespaceData": _Method((("*uint64", decode_height), ("*share.Namespace", decode_namespace))),
     "node.Info": _Method(()),
     "node.Ready": _Method(()),
     "node.AuthNew": _Method((("*[]auth.Permission", decode_permissions),)),
+    "node.AuthNewWithExpiry": _Method(
+        (("*[]auth.Permission", decode_permissions), ("*time.Duration", decode_duration))
+    ),
+    "node.AuthVerify": _Method((("*string", decode_string),)),
 }
 
 
@@ -162,7 +205,7 @@ _METHODS: Final[dict[str, _Method]] = {
 
 @dataclass(eq=False)
 class _Subscription:
-    namespace: Namespace
+    namespace: Namespace | None  # None: header.Subscribe (every ExtendedHeader)
     queue: asyncio.Queue[Header | None] = field(default_factory=lambda: asyncio.Queue(SUBSCRIPTION_BUFFER))
     task: asyncio.Task[None] | None = None
 
@@ -197,14 +240,26 @@ class RPCServer:
         ``skip_auth``.
     skip_auth
         Grant every caller every permission (celestia-node ``--rpc.skip-auth``).
+    limits
+        Timeouts and connection limit (:class:`~zkagg.da._limits.ServerLimits`, celestia-node's
+        by default), enforced by :attr:`gate` on the sockets :mod:`zkagg.da._runner` opens.
     """
 
-    def __init__(self, node: EmbeddedNode, secret: bytes | None, *, skip_auth: bool = False) -> None:
+    def __init__(
+        self,
+        node: EmbeddedNode,
+        secret: bytes | None,
+        *,
+        skip_auth: bool = False,
+        limits: ServerLimits | None = None,
+    ) -> None:
         if secret is None and not skip_auth:
             raise InvalidArgument("secret must be the node's 32-byte JWT secret unless skip_auth is set")
         self.node = node
         self.secret = secret
         self.skip_auth = skip_auth
+        self.limits = limits or ServerLimits()
+        self.gate = ConnectionGate(self.limits)
         self._verify = TokenVerifier(secret) if secret is not None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._block_event: asyncio.Event | None = None
@@ -295,12 +350,18 @@ class RPCServer:
             return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        perms = self._permissions(request)
-        if perms is None:
-            return web.Response(status=401)
-        if "upgrade" in request.headers.get("Connection", "").lower():
-            return await self._handle_ws(request, perms)
-        return await self._handle_http(request, perms)
+        transport = request.transport
+        self.gate.headers_read(transport)
+        try:
+            perms = self._permissions(request)
+            if perms is None:
+                return web.Response(status=401)
+            if "upgrade" in request.headers.get("Connection", "").lower():
+                self.gate.hijacked(transport)
+                return await self._handle_ws(request, perms)
+            return await self._handle_http(request, perms)
+        finally:
+            self.gate.request_done(transport)
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         """Read at most MAX_REQUEST_SIZE bytes; ``None`` when the body is larger."""
@@ -323,6 +384,7 @@ class RPCServer:
 
     async def _handle_http(self, request: web.Request, perms: list[str]) -> web.StreamResponse:
         body = await self._read_body(request)
+        self.gate.body_read(request.transport)
         if body is None:
             error = RPCError(PARSE_ERROR, f"request bigger than maximum {MAX_REQUEST_SIZE} allowed")
             resp = self._error_response(None, error)
@@ -551,6 +613,86 @@ class RPCServer:
         await self._wait_height(height, None)
         return self.node.get_header(height).to_json()
 
+    async def _m_header_GetByHash(self, block_hash: bytes) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        header = await loop.run_in_executor(None, self.node.header_by_hash, block_hash)
+        if header is None:
+            raise RPCError(1, ERR_HEADER_NOT_FOUND)
+        return header.to_json()
+
+    async def _m_header_GetRangeByHeight(self, from_height: int, to: int) -> list[dict[str, Any]]:
+        # go-header: the headers in [from.Height()+1, to), read through GetByHeight(to-1).
+        start = from_height + 1
+        if start >= to:
+            raise RPCError(1, f"header/store: invalid range({start},{to})")
+        await self._existing_height(to - 1)
+        if to - start > MAX_HEADER_RANGE:
+            raise RPCError(1, f"header/store: invalid range({start},{to}): more than {MAX_HEADER_RANGE}")
+        return [self.node.get_header(h).to_json() for h in range(start, to)]
+
+    async def _m_header_SyncState(self) -> dict[str, Any]:
+        # go-header sync.State: a single-node chain is always synced to its own head.
+        tail, head = self.node.get_header(1), self.node.local_head()
+        return {
+            "id": 1,
+            "height": head.height,
+            "from_height": tail.height,
+            "to_height": head.height,
+            "from_hash": tail.hash,
+            "to_hash": head.hash,
+            "start": tail.time,
+            "end": head.time,
+        }
+
+    async def _m_header_SyncWait(self) -> None:
+        return None
+
+    async def _m_header_Tail(self) -> dict[str, Any]:
+        # The first retained header: the embedded node prunes nothing, so height 1.
+        return self.node.get_header(1).to_json()
+
+    async def _m_state_AccountAddress(self) -> str:
+        return DEV_ADDRESS
+
+    async def _m_state_Balance(self) -> dict[str, str]:
+        return {"denom": "utia", "amount": str(DEV_BALANCE_UTIA)}
+
+    async def _m_state_BalanceForAddress(self, address: str) -> dict[str, str]:
+        try:
+            bech32_decode(address)
+        except InvalidArgument as exc:
+            raise RPCError(
+                PARSE_ERROR,
+                f"unmarshaling params for 'state.BalanceForAddress' (param: *state.Address): {exc}",
+            ) from exc
+        amount = DEV_BALANCE_UTIA if address == DEV_ADDRESS else 0
+        return {"denom": "utia", "amount": str(amount)}
+
+    async def _m_share_SharesAvailable(self, height: int) -> None:
+        await self._existing_height(height)  # every share of every block is stored here
+
+    async def _share_unavailable(self, height: int) -> None:
+        # The embedded node stores blobs and their square, but its parity quadrants are copies, not
+        # Reed-Solomon (DESIGN.md §5): it serves no erasure-coded shares or samples, and answers as
+        # celestia-node does when it cannot retrieve them.
+        await self._existing_height(height)
+        raise RPCError(1, ERR_SHARE_NOT_AVAILABLE)
+
+    async def _m_share_GetShare(self, height: int, _row: int, _col: int) -> None:
+        await self._share_unavailable(height)
+
+    async def _m_share_GetSamples(self, height: int, _indices: object) -> None:
+        await self._share_unavailable(height)
+
+    async def _m_share_GetEDS(self, height: int) -> None:
+        await self._share_unavailable(height)
+
+    async def _m_share_GetRange(self, height: int, _start: int, _end: int) -> None:
+        await self._share_unavailable(height)
+
+    async def _m_share_GetNamespaceData(self, height: int, _namespace: Namespace) -> None:
+        await self._share_unavailable(height)
+
     async def _m_node_Info(self) -> dict[str, Any]:
         return {"type": "Bridge", "api_version": API_VERSION}
 
@@ -558,9 +700,23 @@ class RPCServer:
         return True
 
     async def _m_node_AuthNew(self, permissions: list[str]) -> str:
+        return new_token(self._signing_secret(), permissions)
+
+    async def _m_node_AuthNewWithExpiry(self, permissions: list[str], ttl_ns: int) -> str:
+        if ttl_ns <= 0:
+            raise RPCError(1, f"ttl must be positive, got {ttl_ns}ns")
+        return new_token(self._signing_secret(), permissions, ttl_ns / 1e9)
+
+    async def _m_node_AuthVerify(self, token: str) -> list[str]:
+        try:
+            return verify_token(self._signing_secret(), token)
+        except DAAuthError as exc:
+            raise RPCError(1, str(exc)) from exc
+
+    def _signing_secret(self) -> bytes:
         if self.secret is None:
             raise RPCError(1, "auth is disabled on this node (--skip-auth): no secret to sign tokens")
-        return new_token(self.secret, permissions)
+        return self.secret
 
     # -- WebSocket ---------------------------------------------------------------------------------
 
@@ -608,6 +764,12 @@ class RPCServer:
             sub.queue.put_nowait(None)
 
     async def _m_blob_Subscribe(self, conn: _WSConn, req_id: object, namespace: Namespace) -> int:
+        return self._subscribe(conn, req_id, namespace)
+
+    async def _m_header_Subscribe(self, conn: _WSConn, req_id: object) -> int:
+        return self._subscribe(conn, req_id, None)
+
+    def _subscribe(self, conn: _WSConn, req_id: object, namespace: Namespace | None) -> int:
         conn.next_chan += 1
         chan = conn.next_chan
         sub = _Subscription(namespace)
@@ -615,6 +777,13 @@ class RPCServer:
         self._subscriptions.add(sub)
         sub.task = asyncio.create_task(self._pump(conn, chan, sub, req_id))
         return chan
+
+    def _blob_event(self, header: Header, namespace: Namespace) -> dict[str, Any]:
+        """celestia-node's ``blob.SubscriptionResponse`` for one block."""
+        blobs = self.node.get_all(header.height, [namespace])
+        raw = dict(header.to_json().get("header") or {})
+        raw["height"] = header.height  # encoding/json of RawHeader: a number
+        return {"Blobs": [b.to_json() for b in blobs] or None, "Height": header.height, "Header": raw}
 
     async def _pump(self, conn: _WSConn, chan: int, sub: _Subscription, req_id: object) -> None:
         """Send one ``xrpc.ch.val`` per new block, then ``xrpc.ch.close``."""
@@ -624,14 +793,7 @@ class RPCServer:
                 header = await sub.queue.get()
                 if header is None:
                     break
-                blobs = self.node.get_all(header.height, [sub.namespace])
-                raw = dict(header.to_json().get("header") or {})
-                raw["height"] = header.height  # encoding/json of RawHeader: a number
-                value = {
-                    "Blobs": [b.to_json() for b in blobs] or None,
-                    "Height": header.height,
-                    "Header": raw,
-                }
+                value = header.to_json() if sub.namespace is None else self._blob_event(header, sub.namespace)
                 await conn.send({"jsonrpc": "2.0", "method": "xrpc.ch.val", "params": [chan, value]})
         except (ConnectionError, RuntimeError):
             return

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from zkagg._errors import DAConnectionError
 from zkagg.da._auth import load_or_create_secret, new_token
+from zkagg.da._limits import ConnectionGate, ServerLimits
 from zkagg.da._node import EmbeddedNode
 from zkagg.da._rpc import RPCServer
 
@@ -48,10 +49,36 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+class _GatedSite(web.TCPSite):
+    """aiohttp's TCP site with every connection behind the server's :class:`ConnectionGate`."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, gate: ConnectionGate) -> None:
+        super().__init__(runner, host, port, backlog=1024, reuse_address=True)
+        self._gate = gate
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers the site with its runner
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self._gate.factory(server),
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+        )
+
+
 async def _start(server: RPCServer, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    runner = web.AppRunner(
+        server.app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=2.0,
+        keepalive_timeout=server.limits.idle_timeout,
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+    site = _GatedSite(runner, host, port, server.gate)
     await site.start()
     address = runner.addresses[0]
     bound_port = address[1]
@@ -66,6 +93,7 @@ def serve(
     port: int = DEFAULT_PORT,
     block_time: float | None = 6.0,
     skip_auth: bool = False,
+    limits: ServerLimits | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run the node and its server until SIGINT or SIGTERM (what ``zkagg da serve`` calls).
@@ -80,6 +108,8 @@ def serve(
         Seconds between blocks, ``None`` for instant mode.
     skip_auth
         Serve without authentication.
+    limits
+        Timeouts and connection limit; celestia-node's by default.
     on_ready
         Called with the server's URL once it listens.
     """
@@ -94,7 +124,7 @@ def serve(
     gc.set_threshold(50_000, 20, 50)
 
     async def main() -> None:
-        server = RPCServer(node, secret, skip_auth=skip_auth)
+        server = RPCServer(node, secret, skip_auth=skip_auth, limits=limits)
         runner, url = await _start(server, host, port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -128,6 +158,8 @@ class ServerThread:
         ``None`` (the default here) for instant mode.
     skip_auth
         Serve without authentication.
+    limits
+        Timeouts and connection limit; celestia-node's by default.
 
     Examples
     --------
@@ -143,11 +175,14 @@ class ServerThread:
         port: int = 0,
         block_time: float | None = None,
         skip_auth: bool = False,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.home = Path(home)
         self.secret = load_or_create_secret(self.home)
         self.node = EmbeddedNode(self.home, block_time=block_time)
-        self.server = RPCServer(self.node, None if skip_auth else self.secret, skip_auth=skip_auth)
+        self.server = RPCServer(
+            self.node, None if skip_auth else self.secret, skip_auth=skip_auth, limits=limits
+        )
         self.url = ""
         self._loop = new_event_loop()
         self._ready = threading.Event()

@@ -15,9 +15,21 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "zkagg: installing zkagg and its dependencies into $VENV (a few minutes the first time)" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${ZKAGG_TORCH:-torch==2.13.0}" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev,ray,flower,bench]" >&2
+    # pip's own output (warnings, setuptools' editable-install banner) goes to a log, shown only
+    # when a step fails.
+    LOG="$VENV/pip-install.log"
+    : > "$LOG"
+    _zkagg_pip() {
+        if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >> "$LOG" 2>&1; then
+            echo "zkagg: pip install $* failed; its output ($LOG):" >&2
+            cat "$LOG" >&2
+            return 1
+        fi
+    }
+    _zkagg_pip --upgrade pip
+    _zkagg_pip "${ZKAGG_TORCH:-torch==2.13.0}"
+    _zkagg_pip -e "$ROOT[dev,ray,flower,bench]"
     echo "$WANT" > "$STAMP"
+    echo "zkagg: installed (pip's log: $LOG)" >&2
 fi
 export PATH="$VENV/bin:$PATH"

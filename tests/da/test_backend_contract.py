@@ -12,6 +12,7 @@ import pytest
 
 from zkagg import BlobNotFound, DAConnectionError, DAError, DARPCError, InvalidArgument
 from zkagg.da import Blob, DABackend, EmbeddedNode, Header, Namespace, TxConfig
+from zkagg.da._account import DEV_ACCOUNT, DEV_ADDRESS
 from zkagg.da._square import blob_proof_from_json, verify_blob_proof
 
 
@@ -56,10 +57,19 @@ def test_several_blobs_in_one_submission_share_a_height(backend: DABackend, name
 
 
 def test_share_version_1_blob_with_signer(backend: DABackend, namespace: Namespace) -> None:
-    blob = Blob.new(namespace, os.urandom(600), share_version=1, signer=os.urandom(20))
-    height = backend.submit([blob])
+    # The signer must be the account that pays (CIP-21): the local chains' development account.
+    blob = Blob.new(namespace, os.urandom(600), share_version=1, signer=DEV_ACCOUNT)
+    height = backend.submit([blob], TxConfig(signer_address=DEV_ADDRESS))
     got = backend.get(height, namespace, blob.commitment)
     assert (got.share_version, got.signer, got.data) == (1, blob.signer, blob.data)
+
+
+def test_another_signer_or_unknown_key_is_refused(backend: DABackend, namespace: Namespace) -> None:
+    stranger = Blob.new(namespace, b"x", share_version=1, signer=bytes(20))
+    with pytest.raises(DARPCError, match=r"^invalid blob signer$"):
+        backend.submit([stranger])
+    with pytest.raises(DARPCError, match="account for signer nobody not found"):
+        backend.submit([_blob(namespace)], TxConfig(key_name="nobody"))
 
 
 def test_tx_config_is_accepted(backend: DABackend, namespace: Namespace) -> None:

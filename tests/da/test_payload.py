@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 
 from zkagg._errors import ArtifactError, BlobNotFound, CommitmentMismatch, InvalidArgument
+from zkagg.da._account import DEV_ACCOUNT
 from zkagg.da._backend import DABackend
 from zkagg.da._blob import Blob
 from zkagg.da._memory import MemoryBackend
@@ -103,9 +104,9 @@ def test_round_trip_with_defaults_uses_one_submission_for_small_payloads() -> No
 
 def test_round_trip_with_share_version_1() -> None:
     backend = MemoryBackend()
-    ref = write_payload(backend, NS, b"abc" * 1000, chunk_size=1024, share_version=1, signer=bytes(20))
+    ref = write_payload(backend, NS, b"abc" * 1000, chunk_size=1024, share_version=1, signer=DEV_ACCOUNT)
     assert read_payload(backend, ref) == b"abc" * 1000
-    assert backend.get(ref.height, NS, ref.commitment).signer == bytes(20)
+    assert backend.get(ref.height, NS, ref.commitment).signer == DEV_ACCOUNT
 
 
 def test_empty_payload_is_a_manifest_without_pieces() -> None:

@@ -23,6 +23,7 @@ from websockets.sync.client import connect
 from zkagg._errors import InvalidArgument
 from zkagg.da import Blob, Namespace
 from zkagg.da import _rpc as rpc_module
+from zkagg.da._account import DEV_ADDRESS, DEV_BALANCE_UTIA
 from zkagg.da._auth import METHOD_PERMISSIONS
 from zkagg.da._b64 import unb64
 from zkagg.da._params import MAX_JSON_DEPTH, go_b64decode, loads_bounded
@@ -473,3 +474,56 @@ def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit() -> None:
         sys.setrecursionlimit(old)
     assert len(outcome) == 1 and f"deeper than {MAX_JSON_DEPTH}" in str(outcome[0])
     assert loads_bounded('{"s": "[[[[", "n": [[1]]}') == {"s": "[[[[", "n": [[1]]}
+
+
+# -- the methods a foreign client reaches for beyond blobs ------------------------------------------
+
+
+def test_header_lookups_and_their_errors(rpc: Any) -> None:
+    _, head = rpc(req("header.LocalHead"))
+    block_hash = head["result"]["commit"]["block_id"]["hash"]
+    height = int(head["result"]["header"]["height"])
+    _, by_hash = rpc(req("header.GetByHash", block_hash.lower()))
+    assert by_hash["result"]["header"]["height"] == str(height)
+    assert_error(rpc(req("header.GetByHash", "00" * 32)), 200, 1, "header: not found")
+    _, tail = rpc(req("header.Tail"))
+    assert tail["result"]["header"]["height"] == "1"
+    assert_error(
+        rpc(req("header.GetRangeByHeight", head["result"], height)),
+        200,
+        1,
+        f"header/store: invalid range({height + 1},{height})",
+    )
+    _, sync = rpc(req("header.SyncState"))
+    assert (sync["result"]["from_height"], sync["result"]["to_hash"]) == (1, block_hash)
+    assert rpc(req("header.SyncWait"))[1]["result"] is None
+    assert_error(
+        rpc(req("header.Subscribe")),
+        500,
+        -32601,
+        "method 'header.Subscribe' not supported in this mode (no out channel support)",
+    )
+
+
+def test_state_share_and_auth_methods(rpc: Any, server: ServerThread) -> None:
+    assert rpc(req("state.AccountAddress"))[1]["result"] == DEV_ADDRESS
+    assert rpc(req("state.Balance"))[1]["result"] == {"denom": "utia", "amount": str(DEV_BALANCE_UTIA)}
+    assert rpc(req("state.BalanceForAddress", DEV_ADDRESS))[1]["result"]["amount"] == str(DEV_BALANCE_UTIA)
+    assert rpc(req("share.SharesAvailable", 1))[1]["result"] is None
+    assert_error(rpc(req("share.GetEDS", 1)), 200, 1, "share: data not available")
+    assert_error(
+        rpc(req("share.GetSamples", {"header": {"height": "1"}}, [{"row": 0, "col": 0}])),
+        200,
+        1,
+        "share: data not available",
+    )
+    _, minted = rpc(req("node.AuthNewWithExpiry", ["public", "read"], 60_000_000_000))
+    assert rpc(req("node.AuthVerify", minted["result"]))[1]["result"] == ["public", "read"]
+    # admin methods need admin: a read token gets celestia-node's permission error
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        body = http.post(
+            "/",
+            json=req("node.AuthVerify", minted["result"]),
+            headers={"Authorization": f"Bearer {minted['result']}"},
+        ).json()
+    assert body["error"] == {"code": 1, "message": "missing permission to invoke 'AuthVerify' (need 'admin')"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -240,3 +242,29 @@ def test_run_with_norm_bound_reports_the_clients_left_out(tmp_path: Path) -> Non
     row = json.loads(report.read_text())["rounds"][0]
     assert row["norm_excluded"] == 1 and "no valid norm proof" in row["rejected"][0]
     assert json.loads(report.read_text())["config"]["norm_bound"] == 1.0
+
+
+@pytest.mark.slow  # a real two-round run in a fresh process (about 40 s)
+def test_run_piped_prints_a_plain_line_per_round(tmp_path: Path) -> None:
+    # Prepare: `zkagg run ... | cat`: the child's stdout is a pipe, not a terminal
+    entry = "import sys; from zkagg.cli.app import main; sys.argv[0] = 'zkagg'; main()"
+    args = ["run", "--clients", "2", "--shards", "1", "--rounds", "2", "--no-quality"]
+    # Execute
+    proc = subprocess.run(
+        [sys.executable, "-c", entry, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # Assert: the title, one line per round (in order), phase lines, then the summary; no table
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    rounds = [line for line in lines if line.startswith("round ")]
+    assert [line.split()[1] for line in rounds] == ["1", "2"], proc.stdout
+    assert all("test acc" in line and "DA KiB" in line for line in rounds)
+    assert lines[0].startswith("zkagg run: 2 clients, 1 shards")
+    assert any(line.startswith("  ") for line in lines), "no per-phase progress line"
+    assert lines.index(rounds[-1]) < next(
+        i for i, line in enumerate(lines) if line.startswith("final test accuracy")
+    )
+    assert "━" not in proc.stdout + proc.stderr and "┃" not in proc.stdout + proc.stderr
