@@ -2,7 +2,8 @@
 
 The auditor knows only a DA endpoint and the deployment's control namespace. It finds the
 deployment's announced configuration there (:func:`zkagg._protocol.announce.find_deployment`: it must hash to
-the id the namespace derives from), then for every round whose manifest the coordinator signed:
+the id the namespace derives from), then for every round whose manifest or global result the
+coordinator signed:
 
 1. the round's canonical manifest is the first in DA order that every party may follow: signed by
    the coordinator with a seed height above its own (:func:`~zkagg._protocol.guard.check_manifest`),
@@ -200,13 +201,17 @@ def audit(
         )
         return report
     manifests, results = collected.manifests, collected.results
-    found = set(manifests) | {e.round for e in collected.evidence}
+    # Every round the coordinator signed something for, a global result without a followable
+    # manifest included. Round numbers come from signed but untrusted messages: only rounds that
+    # appear are visited (those below the last for the chain of global models), never a range.
+    found = set(manifests) | set(results) | {e.round for e in collected.evidence}
     wanted = sorted(found) if rounds is None else sorted(rounds)
+    last = max(wanted, default=0)
     qspec = workload.quality_spec(deployment) if deployment.quality else None
     audits: list[RoundAudit] = []
     all_mismatches: list[Mismatch] = []
     previous_global: GlobalResult | None = None
-    for r in sorted(set(wanted) | set(range(1, max(wanted, default=0)))):
+    for r in sorted(set(wanted) | {m for m in manifests if m < last}):
         ra = RoundAudit(r)
         if r in wanted:
             ra.mismatches.extend(e for e in collected.evidence if e.round == r)
