@@ -69,6 +69,14 @@ def _hex(data: bytes) -> str:
     return data.hex().upper()
 
 
+def _roots(dah: Mapping[str, Any], key: str) -> tuple[bytes, ...]:
+    """The base64 NMT roots listed under ``dah[key]`` (absent or null: none)."""
+    roots = dah.get(key) or []
+    if not isinstance(roots, list):
+        raise InvalidArgument(f"dah.{key} must be a list of base64 roots, not {type(roots).__name__}")
+    return tuple(_unb64(r, f"dah.{key}[]") for r in roots)
+
+
 @dataclass(frozen=True)
 class Header:
     """The parts of a celestia-node ``ExtendedHeader`` that zkagg uses.
@@ -179,8 +187,8 @@ class Header:
         rows: tuple[bytes, ...] = ()
         cols: tuple[bytes, ...] = ()
         if isinstance(dah, Mapping):
-            rows = tuple(_unb64(r, "dah.row_roots[]") for r in dah.get("row_roots") or ())
-            cols = tuple(_unb64(c, "dah.column_roots[]") for c in dah.get("column_roots") or ())
+            rows = _roots(dah, "row_roots")
+            cols = _roots(dah, "column_roots")
         return cls(
             height=height,
             time=str(hdr.get("time") or ZERO_TIME),

@@ -251,7 +251,7 @@ class CelestiaClient:
             raise translate_error(exc, method) from exc
         try:
             reply = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for Python's parser
             reply = None
         if not isinstance(reply, Mapping):
             failure = RPCFailure(response.status_code, None, response.text[:200])

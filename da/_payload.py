@@ -168,7 +168,7 @@ class Manifest:
         """
         try:
             obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also a >4300-digit integer, or deep nesting
             raise ArtifactError(f"payload manifest must be UTF-8 JSON: {exc}") from exc
         if not isinstance(obj, dict) or obj.get("kind") != MANIFEST_KIND:
             raise ArtifactError(f"payload manifest must be a JSON object with kind {MANIFEST_KIND!r}")

@@ -224,6 +224,16 @@ def test_blob_for_another_commitment_is_refused(scripted: Any) -> None:
         client.get(1, NS, bytes(32))
 
 
+def test_a_reply_nested_too_deep_for_python_is_a_da_error(scripted: Any) -> None:
+    # json.loads raises RecursionError (not a ValueError) for it: found by the round fuzz test's
+    # hard JSON cases; a node must not be able to crash its client with a reply
+    node = scripted(
+        lambda body: web.Response(text="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    )
+    with CelestiaClient(node.url, retries=0) as client, pytest.raises(DAError):
+        client.local_head()
+
+
 def test_tx_config_is_always_an_object_and_get_all_null_is_empty(scripted: Any) -> None:
     seen: list[Any] = []
 

@@ -301,7 +301,7 @@ class QualityProof:
         """Parse :meth:`to_bytes` output; anything else raises :class:`~zkagg.InvalidProof`."""
         try:
             obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also a >4300-digit integer, or deep nesting
             raise InvalidProof(f"a quality proof is JSON, and this is not: {exc}") from exc
         if not isinstance(obj, dict) or obj.get("format") != QUALITY_FORMAT:
             got = obj.get("format") if isinstance(obj, dict) else type(obj).__name__

@@ -42,7 +42,7 @@ def _scan_announcements(
             continue
         try:
             dep = Deployment.from_json(json.loads(data[len(_ANNOUNCE_HEADER) :]))
-        except (ValueError, ZkaggError):
+        except (ValueError, RecursionError, ZkaggError):  # anyone may post here; deep JSON recurses
             continue
         if deployment_namespaces(dep.deployment_id, dep.n_shards).control == control:
             found.append((dep, posted.height))

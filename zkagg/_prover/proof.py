@@ -282,7 +282,7 @@ class Proof:
         """
         try:
             obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also a >4300-digit integer, or deep nesting
             raise InvalidProof(f"proof file is not valid JSON (truncated or corrupted): {exc}") from exc
         proof = cls.from_json(obj)
         if proof.to_bytes() != bytes(data):
