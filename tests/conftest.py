@@ -1,4 +1,4 @@
-"""Session fixtures: an isolated ZKAGG_HOME, and small real circuits proven once per session."""
+"""Session fixtures (an isolated ZKAGG_HOME, small circuits proven once) and hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     import torch
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "zkagg" / "examples"
+
+# Hypothesis in CI (CI=true): the same examples on every run, no per-example deadline on a shared
+# runner, and a reproduction blob printed with every failure. Elsewhere each run draws new examples.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session", autouse=True)
