@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -229,24 +230,28 @@ def _run(
         title += f", client norm bound {norm_bound:g}"
     norm = norm_bound is not None
     home_str = str(home) if home is not None else None
+
+    def run(
+        on_round: Callable[[RoundRow], None] | None = None, progress: Callable[[str], None] | None = None
+    ) -> RunReport:
+        return run_deployment(
+            config,
+            backend=backend,
+            state_dir=state,
+            instant=da is None or instant,
+            home=home_str,
+            on_round=on_round,
+            progress=progress,
+        )
+
     try:
         if json_output:
-            result = run_deployment(
-                config, backend=backend, state_dir=state, instant=da is None or instant, home=home_str
-            )
+            result = run()
         elif not sys.stdout.isatty():
             # Piped or redirected: no live table (it would show nothing until the end); one plain,
             # flushed line per round and per phase of a round instead.
             _say(title)
-            result = run_deployment(
-                config,
-                backend=backend,
-                state_dir=state,
-                instant=da is None or instant,
-                home=home_str,
-                on_round=lambda row: _say(_plain_line(row, norm=norm)),
-                progress=lambda line: _say(f"  {line}"),
-            )
+            result = run(lambda row: _say(_plain_line(row, norm=norm)), lambda line: _say(f"  {line}"))
         else:
             with Live(
                 _table(rows, title, norm=norm), console=console, refresh_per_second=4, transient=False
@@ -259,15 +264,7 @@ def _run(
                 def progress(line: str) -> None:
                     live.update(_table(rows, f"{title}\n  {line}", norm=norm))
 
-                result = run_deployment(
-                    config,
-                    backend=backend,
-                    state_dir=state,
-                    instant=da is None or instant,
-                    home=home_str,
-                    on_round=on_round,
-                    progress=progress,
-                )
+                result = run(on_round, progress)
                 live.update(_table(rows, title, norm=norm))
     finally:
         if backend is not None:
