@@ -214,7 +214,9 @@ def shard(
     rounds: RoundsOpt = 1,
     attack: Annotated[
         str | None,
-        typer.Option(help="Byzantine behaviour: tamper-aggregate, replay, withhold or include-unproven."),
+        typer.Option(
+            help="Byzantine behaviour: tamper-aggregate, replay, withhold, include-unproven or censor."
+        ),
     ] = None,
     timeout: TimeoutOpt = 3600.0,
     from_height: FromHeightOpt = 1,

@@ -236,7 +236,7 @@ def test_unknown_verdict_reason_and_aggregate_kind(deployment: Deployment) -> No
     with pytest.raises(ProtocolError, match=r"verdicts\[0\]\.reason must be one of .*, not 'accepteX'"):
         GlobalResult.from_bytes(bad)
     result = deployment.result(manifest, 0, [IncludedUpdate(b"c", 12, bytes(32))]).to_bytes()
-    at = 6 + 32 + 8 + 2 + 4 + 4 + 1 + 8 + 32
+    at = 6 + 32 + 8 + 2 + 4 + 4 + 1 + 8 + 32 + 4  # after the empty excluded list
     with pytest.raises(ProtocolError, match=r"aggregate kind must be 0 .* or 1 .*, not 7"):
         ShardResult.from_bytes(result[:at] + b"\x07" + result[at + 1 :])
 
@@ -283,7 +283,9 @@ def test_other_field_checks(deployment: Deployment) -> None:
         dataclasses.replace(update, ciphertext=b"abc")
     with pytest.raises(InvalidArgument, match=r"sample_count must be an integer in \[1, "):
         dataclasses.replace(update, sample_count=0)
-    with pytest.raises(InvalidArgument, match="included must list each client once, not client 63 twice"):
+    with pytest.raises(
+        InvalidArgument, match="included and excluded must list each client once, not client 63 twice"
+    ):
         deployment.result(manifest, 0, [IncludedUpdate(b"c", 1, bytes(32))] * 2)
     with pytest.raises(InvalidArgument, match=r"verdicts must be in strictly increasing shard order"):
         GlobalResult(
@@ -345,7 +347,7 @@ def test_signatures_are_domain_separated_by_type(deployment: Deployment, kind: s
     import hashlib
 
     assert message.signing_digest() != hashlib.sha256(message.signing_bytes()).digest()
-    assert message.to_bytes()[:6] == b"ZKAG" + bytes([type(message).TYPE, 1])
+    assert message.to_bytes()[:6] == b"ZKAG" + bytes([type(message).TYPE, type(message).VERSION])
 
 
 def test_signing_and_expected_keys(deployment: Deployment) -> None:

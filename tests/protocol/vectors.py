@@ -17,7 +17,14 @@ from typing import Any
 
 from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment, encryption_key
 from zkagg._protocol.keys import _seal_with, client_id_for, update_aad
-from zkagg._protocol.messages import ClientUpdate, IncludedUpdate, Message, ShardResult
+from zkagg._protocol.messages import (
+    ClientUpdate,
+    ExcludedUpdate,
+    ExclusionReason,
+    IncludedUpdate,
+    Message,
+    ShardResult,
+)
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg.da import Namespace, PayloadRef
 
@@ -49,6 +56,10 @@ def build_messages() -> dict[str, Message]:
         aggregate=PayloadRef(16, Namespace.v0(b"payloads"), b"\x0b" * 32),
         quality_proof=b"",
         aggregator_key=d.aggregators[1].public_key,
+        excluded=(
+            ExcludedUpdate(b"c3", 13, b"\x0c" * 32, ExclusionReason.BAD_NORM_PROOF),
+            ExcludedUpdate(b"c4", 14, b"\x0d" * 32, ExclusionReason.UNDECRYPTABLE, bytes(range(96))),
+        ),
     ).sign(d.aggregators[1])
     return {
         "RoundManifest": manifest,

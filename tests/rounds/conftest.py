@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.rounds.world import World, make_world
 from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.run import RunConfig, RunReport, run_deployment
 from zkagg.da import EmbeddedNode
@@ -38,3 +39,9 @@ def run_rounds(tmp_path: Path) -> Iterator[object]:
     yield run
     for node in nodes:
         node.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """A one-shard deployment of four clients on a fresh embedded node (:mod:`tests.rounds.world`)."""
+    yield from make_world(tmp_path)

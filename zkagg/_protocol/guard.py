@@ -405,31 +405,45 @@ class MessageGuard:
                 f"(at height {self._results[result.shard].height})",
             )
         if check_inclusions:
-            accepted = self._updates[result.shard]
-            for item in result.included:
-                seen = accepted.get(item.client_id)
-                if seen is None:
-                    raise _Rejected(
-                        VerdictReason.BAD_INCLUSION,
-                        f"{what} includes client {item.client_id.hex()}, which has no accepted update "
-                        f"in shard {result.shard} this round",
-                    )
-                if seen.height != item.height or (
-                    seen.commitment is not None and seen.commitment != item.commitment
-                ):
-                    posted = seen.commitment.hex() if seen.commitment is not None else "?"
-                    raise _Rejected(
-                        VerdictReason.BAD_INCLUSION,
-                        f"{what} includes client {item.client_id.hex()} at height {item.height} with "
-                        f"blob commitment {item.commitment.hex()}, but its accepted update is at height "
-                        f"{seen.height} with blob commitment {posted}",
-                    )
+            self._check_accounting(what, result)
 
         def record() -> None:
             self._ids[message_id] = height
             self._results[result.shard] = _Seen(height, blob_commitment)
 
         return record
+
+    def _check_accounting(self, what: str, result: ShardResult) -> None:
+        """Every listed update is one accepted for the shard, and every accepted one is listed."""
+        accepted = self._updates[result.shard]
+        listed = [("includes", u.client_id, u.height, u.commitment) for u in result.included]
+        listed += [("excludes", x.client_id, x.height, x.commitment) for x in result.excluded]
+        for verb, client_id, item_height, commitment in listed:
+            seen = accepted.get(client_id)
+            if seen is None:
+                raise _Rejected(
+                    VerdictReason.BAD_INCLUSION,
+                    f"{what} {verb} client {client_id.hex()}, which has no accepted update "
+                    f"in shard {result.shard} this round",
+                )
+            if seen.height != item_height or (seen.commitment is not None and seen.commitment != commitment):
+                posted = seen.commitment.hex() if seen.commitment is not None else "?"
+                raise _Rejected(
+                    VerdictReason.BAD_INCLUSION,
+                    f"{what} {verb} client {client_id.hex()} at height {item_height} with "
+                    f"blob commitment {commitment.hex()}, but its accepted update is at height "
+                    f"{seen.height} with blob commitment {posted}",
+                )
+        named = {client_id for _, client_id, _, _ in listed}
+        left_out = [(cid, seen) for cid, seen in accepted.items() if cid not in named]
+        if left_out:
+            cid, seen = left_out[0]
+            raise _Rejected(
+                VerdictReason.UNJUSTIFIED_EXCLUSION,
+                f"{what} leaves out {len(left_out)} accepted update(s) with no reason, the first of "
+                f"client {cid.hex()} at height {seen.height}: a result must include or exclude (with "
+                "a reason) every update posted to its shard in time",
+            )
 
     def check_shard_result(
         self,
@@ -454,14 +468,17 @@ class MessageGuard:
             The blob's share commitment; recorded so that the global result's verdicts can be
             checked against it.
         check_inclusions
-            Whether every included update must be one this guard accepted for the shard.
+            Whether the result must account for exactly the updates this guard accepted for the
+            shard: each included or excluded (whether an exclusion's reason holds is judging's
+            work, :func:`zkagg._protocol.inclusion.check_exclusion`).
 
         Raises
         ------
         ProtocolError
             Another deployment or round; a shard outside the manifest; not signed by the shard's
             aggregator; posted before ``updates_by`` or after ``results_by``; a replay, or a second
-            result of the shard; an included update that was not posted (where it says) in time.
+            result of the shard; an included or excluded update that was not posted (where it says)
+            in time; an accepted update the result neither includes nor excludes.
         """
         self._shard_result_steps(result, height, namespace, blob_commitment, check_inclusions)()
 

@@ -22,6 +22,7 @@ from zkagg._kzg.commit import UpdateCommitment
 from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.guard import MessageGuard, check_manifest_rules, verify_client_norm
+from zkagg._protocol.inclusion import check_exclusion
 from zkagg._protocol.messages import (
     PPM,
     BlobRef,
@@ -101,7 +102,8 @@ def judge_round(
     Reads the client updates in ``(seed_height, updates_by]`` (every shard namespace) and the shard
     results in ``(updates_by, results_by + LATE_GRACE]`` (control namespace) in DA order through one
     :class:`~zkagg._protocol.guard.MessageGuard`; a shard's verdict is its first result that passes the guard
-    (then its aggregate must be available and decode, verify against the included clients'
+    (then every exclusion's reason must hold, :func:`~zkagg._protocol.inclusion.check_exclusion`;
+    its aggregate must be available and decode, verify against the included clients'
     commitments and weights, and its quality proof must verify, be bound to ``g + u_k`` and meet the
     manifest's threshold; with a deployment norm bound, every included client's update must carry
     a valid norm proof, :func:`verify_client_norm`), or else the first rejection of a result signed
@@ -287,6 +289,17 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
                 VerdictReason.BAD_INCLUSION, f"client {item.client_id.hex()}'s commitment is malformed: {exc}"
             )
         weights.append(update.sample_count)
+    recipient = dep.shard_keys[k].encryption_key
+    for x in res.excluded:
+        update = by_blob.get(x.commitment)
+        if update is None:  # the guard checked the accounting; this is a defensive double check
+            return excluded(VerdictReason.BAD_INCLUSION, f"client {x.client_id.hex()} has no accepted update")
+        why = check_exclusion(dep, global_q, update, x.reason, x.evidence, recipient)
+        if why is not None:
+            return excluded(
+                VerdictReason.UNJUSTIFIED_EXCLUSION,
+                f"the shard excludes client {x.client_id.hex()} (height {x.height}) unjustly: {why}",
+            )
     if dep.client_norm_bound is not None:
         for item in res.included:
             try:

@@ -49,6 +49,7 @@ __all__ = [
     "SigningKey",
     "client_id_for",
     "open_sealed",
+    "open_with_shared",
     "seal",
     "update_aad",
     "verify_ed25519",
@@ -332,19 +333,37 @@ def open_sealed(key: EncryptionKey, box: bytes, aad: bytes) -> bytes:
     """
     if not isinstance(key, EncryptionKey):
         raise InvalidArgument(f"key must be an EncryptionKey, not {type(key).__name__}")
+    box = _box_bytes(box)
+    return open_with_shared(key.exchange(box[:KEY_SIZE]), box, key.public_key, aad)
+
+
+def _box_bytes(box: object) -> bytes:
     if not isinstance(box, bytes | bytearray | memoryview):
         raise InvalidArgument(f"box must be bytes, not {type(box).__name__}")
-    box = bytes(box)
     if len(box) < SEAL_OVERHEAD:
         raise ProtocolError(f"sealed box must be at least {SEAL_OVERHEAD} bytes, not {len(box)}")
-    ephemeral_public = box[:KEY_SIZE]
-    shared = key.exchange(ephemeral_public)
-    box_key = _box_key(shared, ephemeral_public, key.public_key)
+    return bytes(box)
+
+
+def open_with_shared(shared: bytes, box: bytes, recipient_public_key: bytes, aad: bytes) -> bytes:
+    """Decrypt a :func:`seal` box given the X25519 shared secret of its ephemeral key and recipient.
+
+    What :func:`open_sealed` does after the key exchange; anyone holding a disclosed shared secret
+    (:mod:`zkagg._protocol.disclosure`) opens that one box, and no other, with it.
+
+    Raises
+    ------
+    ProtocolError
+        As :func:`open_sealed`.
+    """
+    box = _box_bytes(box)
+    recipient = _raw_key("recipient_public_key", recipient_public_key)
+    box_key = _box_key(_raw_key("shared", shared), box[:KEY_SIZE], recipient)
     try:
         return ChaCha20Poly1305(box_key).decrypt(_NONCE, box[KEY_SIZE:], bytes(aad))
     except InvalidTag as exc:
         raise ProtocolError(
-            f"sealed box does not decrypt with the key of public key {key.public_key.hex()}: "
+            f"sealed box does not decrypt with the key of public key {recipient.hex()}: "
             "wrong recipient key, other associated data (deployment, round, shard or client id), "
             "or a changed ciphertext"
         ) from exc

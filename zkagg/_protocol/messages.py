@@ -11,7 +11,8 @@ message                   signed by                   posted to (:mod:`zkagg._pr
 
 Encoding (:mod:`zkagg._wire`): ``"ZKAG" | type (u8) | version (u8) | fields | signature (64)``,
 fixed schemas, big-endian integers, length-prefixed byte strings and lists with per-field limits.
-Types: 1 manifest, 2 client update, 3 shard result, 4 global result; every type is at version 1.
+Types: 1 manifest, 2 client update, 3 shard result, 4 global result; the shard result is at version 2
+(it added the excluded updates), every other type at version 1.
 Payloads that belong to other parts of zkagg (the aggregation spec, KZG commitments, proofs, the
 shard aggregate) are carried as opaque bytes.
 
@@ -40,6 +41,7 @@ from typing import ClassVar, Final, Self, TypeVar
 
 from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._field import MAX_SCALE
+from zkagg._protocol.disclosure import DISCLOSURE_SIZE
 from zkagg._protocol.keys import (
     KEY_SIZE,
     MAX_CLIENT_ID,
@@ -58,10 +60,13 @@ from zkagg.da import Namespace, PayloadRef
 
 __all__ = [
     "DEPLOYMENT_SIZE",
+    "DISCLOSED_REASONS",
     "MAX_SHARDS",
     "BlobRef",
     "CircuitRef",
     "ClientUpdate",
+    "ExcludedUpdate",
+    "ExclusionReason",
     "GlobalResult",
     "IncludedUpdate",
     "Message",
@@ -238,6 +243,61 @@ class IncludedUpdate:
         _bytes("commitment", self.commitment, _COMMITMENT_SIZE, _COMMITMENT_SIZE)
 
 
+class ExclusionReason(enum.IntEnum):
+    """Why a shard left out a client update that passed the public checks; a u8 on the wire.
+
+    The first three are public: anyone checks them from the update alone. The last three rest on
+    the sealed content, and the shard discloses that one box's shared secret with a proof
+    (:mod:`zkagg._protocol.disclosure`) so that anyone can open it and check the accusation. The
+    shard checks them in this order (:func:`zkagg._protocol.inclusion.screen_update`), so nothing is
+    disclosed for an update a public fault already excludes.
+    """
+
+    #: The ciphertext's ephemeral key is not in the prime-order group (no X25519 generator makes one).
+    BAD_EPHEMERAL_KEY = 1
+    #: The update's commitments do not decode, or are not in the deployment's commitment domain.
+    BAD_COMMITMENT = 2
+    #: The deployment bounds update norms and the update carries no valid norm proof.
+    BAD_NORM_PROOF = 3
+    #: The ciphertext does not decrypt under its proven shared secret.
+    UNDECRYPTABLE = 4
+    #: The plaintext is not an update of the model's size and scale, or leaves the range of a model.
+    BAD_CONTENT = 5
+    #: The plaintext does not match the update's commitments.
+    COMMITMENT_MISMATCH = 6
+
+
+#: The exclusion reasons whose evidence is a disclosure (:data:`DISCLOSURE_SIZE` bytes); the others carry none.
+DISCLOSED_REASONS: Final = frozenset(
+    {ExclusionReason.UNDECRYPTABLE, ExclusionReason.BAD_CONTENT, ExclusionReason.COMMITMENT_MISMATCH}
+)
+
+
+@dataclass(frozen=True)
+class ExcludedUpdate:
+    """A client update a shard left out: where its blob is, why, and the evidence anyone can check.
+
+    ``evidence`` is a disclosure of the update's ciphertext (:func:`zkagg._protocol.disclosure.disclose`)
+    for the reasons in :data:`DISCLOSED_REASONS`, and empty for the public ones: exactly one form is
+    valid for each reason.
+    """
+
+    client_id: bytes
+    height: int
+    commitment: bytes
+    reason: ExclusionReason
+    evidence: bytes = b""
+
+    def __post_init__(self) -> None:
+        _bytes("client_id", self.client_id, 1, MAX_CLIENT_ID)
+        _uint("height", self.height, 1, _U64)
+        _bytes("commitment", self.commitment, _COMMITMENT_SIZE, _COMMITMENT_SIZE)
+        if not isinstance(self.reason, ExclusionReason):
+            raise InvalidArgument(f"reason must be an ExclusionReason, not {self.reason!r}")
+        size = DISCLOSURE_SIZE if self.reason in DISCLOSED_REASONS else 0
+        _bytes(f"evidence of exclusion reason {self.reason.name}", self.evidence, size, size)
+
+
 class VerdictReason(enum.StrEnum):
     """Why the coordinator accepted or excluded a shard; carried on the wire as the string value."""
 
@@ -256,6 +316,9 @@ class VerdictReason(enum.StrEnum):
     #: The shard included a client whose update carries no valid norm proof, in a deployment that
     #: sets ``client_norm_bound`` (:func:`zkagg._protocol.guard.verify_client_norm`).
     BAD_NORM_PROOF = "bad-norm-proof"
+    #: The shard left out an update that passed the public checks without a reason that holds: it
+    #: did not account for it, or accused it falsely (:mod:`zkagg._protocol.inclusion`).
+    UNJUSTIFIED_EXCLUSION = "unjustified-exclusion"
 
 
 @dataclass(frozen=True)
@@ -824,6 +887,12 @@ class ShardResult(_Signed):
         Where the result belongs.
     included
         The client updates aggregated (unique client ids, in aggregation order, at least one).
+    excluded
+        Every other update posted to the shard in time that passed the public checks of
+        :class:`~zkagg._protocol.guard.MessageGuard`, with the reason it was left out and its
+        evidence (:class:`ExcludedUpdate`). Together with ``included`` it must account for every
+        such update: one left out of both lists gets the shard excluded
+        (:attr:`VerdictReason.UNJUSTIFIED_EXCLUSION`). No client appears in both lists.
     aggregate
         The encoded ShardAggregate inline (bytes), or a :class:`~zkagg.da.PayloadRef` to a large
         payload (:func:`zkagg.da.write_payload`).
@@ -836,6 +905,8 @@ class ShardResult(_Signed):
     """
 
     TYPE: ClassVar[int] = 3
+    #: Version 2 added ``excluded`` (complete inclusion accounting); version 1 results are refused.
+    VERSION: ClassVar[int] = 2
 
     deployment: bytes
     round: int
@@ -845,16 +916,20 @@ class ShardResult(_Signed):
     quality_proof: bytes
     aggregator_key: bytes
     signature: bytes = b""
+    excluded: tuple[ExcludedUpdate, ...] = ()
 
     def __post_init__(self) -> None:
         _bytes("deployment", self.deployment, DEPLOYMENT_SIZE, DEPLOYMENT_SIZE)
         _uint("round", self.round, 0, _U64)
         _uint("shard", self.shard, 0, MAX_SHARDS - 1)
         _items("included", self.included, IncludedUpdate, 1, MAX_INCLUDED)
-        ids = [u.client_id for u in self.included]
+        _items("excluded", self.excluded, ExcludedUpdate, 0, MAX_INCLUDED)
+        ids = [u.client_id for u in self.included] + [u.client_id for u in self.excluded]
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
-            raise InvalidArgument(f"included must list each client once, not client {dup.hex()} twice")
+            raise InvalidArgument(
+                f"included and excluded must list each client once, not client {dup.hex()} twice"
+            )
         if isinstance(self.aggregate, bytes):
             _bytes("aggregate", self.aggregate, 1, MAX_PAYLOAD_BYTES)
         else:
@@ -877,6 +952,13 @@ class ShardResult(_Signed):
             w.bytes_(f"included[{i}].client_id", u.client_id, min_len=1, max_len=MAX_CLIENT_ID)
             w.u64(f"included[{i}].height", u.height)
             w.fixed(f"included[{i}].commitment", u.commitment, _COMMITMENT_SIZE)
+        w.count("excluded", len(self.excluded), max_count=MAX_INCLUDED)
+        for i, x in enumerate(self.excluded):
+            w.bytes_(f"excluded[{i}].client_id", x.client_id, min_len=1, max_len=MAX_CLIENT_ID)
+            w.u64(f"excluded[{i}].height", x.height)
+            w.fixed(f"excluded[{i}].commitment", x.commitment, _COMMITMENT_SIZE)
+            w.u8(f"excluded[{i}].reason", int(x.reason))
+            w.bytes_(f"excluded[{i}].evidence", x.evidence, max_len=DISCLOSURE_SIZE)
         if isinstance(self.aggregate, bytes):
             w.u8("aggregate kind", 0)
             w.bytes_("aggregate", self.aggregate, min_len=1, max_len=MAX_PAYLOAD_BYTES)
@@ -902,6 +984,7 @@ class ShardResult(_Signed):
             ),
             min_count=1,
         )
+        excluded = _read_list(r, "excluded", MAX_INCLUDED, lambda i: _read_excluded(r, i))
         kind = r.u8("aggregate kind")
         aggregate: bytes | PayloadRef
         if kind == 0:
@@ -918,7 +1001,23 @@ class ShardResult(_Signed):
             aggregate=aggregate,
             quality_proof=r.bytes_("quality_proof", max_len=MAX_PAYLOAD_BYTES),
             aggregator_key=r.fixed("aggregator_key", KEY_SIZE),
+            excluded=excluded,
         )
+
+
+def _read_excluded(r: Reader, i: int) -> ExcludedUpdate:
+    client_id = r.bytes_(f"excluded[{i}].client_id", min_len=1, max_len=MAX_CLIENT_ID)
+    height = r.u64(f"excluded[{i}].height")
+    commitment = r.fixed(f"excluded[{i}].commitment", _COMMITMENT_SIZE)
+    code = r.u8(f"excluded[{i}].reason")
+    try:
+        reason = ExclusionReason(code)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"excluded[{i}].reason must be one of {[int(x) for x in ExclusionReason]}, not {code}"
+        ) from exc
+    evidence = r.bytes_(f"excluded[{i}].evidence", max_len=DISCLOSURE_SIZE)
+    return ExcludedUpdate(client_id, height, commitment, reason, evidence)
 
 
 # -- GlobalResult -----------------------------------------------------------------------------------

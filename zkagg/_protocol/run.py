@@ -9,7 +9,7 @@ is done, instead of waiting for the deadlines to pass in real time.
 
 Byzantine parties (for demonstrations and fault tests): a fraction of the clients attack with
 ``sign-flip`` or ``scaled`` updates, and a number of shard aggregators with ``tamper-aggregate``,
-``replay``, ``withhold`` or ``include-unproven``; the coordinator's verdicts say what it caught.
+``replay``, ``withhold``, ``include-unproven`` or ``censor``; the coordinator's verdicts say what it caught.
 
 With ``norm_bound`` (``zkagg run --norm-bound``) every client proves the L2 norm of its update
 (:mod:`zkagg._protocol.coordinator`); each round's row counts the clients the shards left out for a missing or

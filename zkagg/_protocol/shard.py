@@ -6,8 +6,10 @@ commitment (and, with a deployment norm bound, its norm proof), aggregates the c
 deployment's rule (:func:`~zkagg.aggregate_shard`: exact sums for FedAvg, EZKL proofs otherwise),
 proves the quality of its shard model ``g + u_k`` (:mod:`zkagg._protocol.workload`), where ``u_k``
 is the aggregate rounded to integers (:func:`~zkagg._aggregation.compose.shard_update`), and posts
-a signed :class:`~zkagg._protocol.messages.ShardResult`. Every refused update is reported with its
-reason in :class:`ShardReport`.
+a signed :class:`~zkagg._protocol.messages.ShardResult`. The result accounts for every update the
+guard accepted: included, or excluded with a reason and evidence anyone can check
+(:mod:`zkagg._protocol.inclusion`). Every refused update is reported with its reason in
+:class:`ShardReport`.
 """
 
 from __future__ import annotations
@@ -17,31 +19,31 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-import numpy as np
-
-from zkagg._aggregation.compose import MAX_MODEL_QUANTA, shard_model
+from zkagg._aggregation.compose import shard_model
 from zkagg._aggregation.records import ShardAggregate
 from zkagg._aggregation.shard import aggregate_shard
-from zkagg._errors import InvalidArgument, ProtocolError, ZkaggError
+from zkagg._errors import InvalidArgument, ZkaggError
 from zkagg._field import IntArray, dequantize
-from zkagg._kzg.commit import UpdateCommitment, commit_update
 from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.faults import (
     SHARD_ATTACKS,
     tamper_aggregate,
 )
-from zkagg._protocol.guard import MessageGuard, check_manifest_rules, verify_client_norm
+from zkagg._protocol.guard import MessageGuard, check_manifest_rules
+from zkagg._protocol.inclusion import Fault, screen_update
 from zkagg._protocol.keys import Identity
 from zkagg._protocol.messages import (
     ClientUpdate,
+    ExcludedUpdate,
+    ExclusionReason,
     IncludedUpdate,
     RoundManifest,
     ShardResult,
 )
 from zkagg._protocol.reading import global_ref, read_range
 from zkagg._protocol.sharding import deployment_namespaces, fetch_seed
-from zkagg._protocol.vectors import decode_vector, read_vector
+from zkagg._protocol.vectors import read_vector
 from zkagg.da import Blob, DABackend, PayloadRef, write_payload
 
 __all__ = ["INLINE_AGGREGATE_BYTES", "ShardAggregator", "ShardReport"]
@@ -66,22 +68,6 @@ class ShardReport:
     norm_rejected: tuple[str, ...] = ()
 
 
-def _check_range(global_q: IntArray, q: IntArray) -> None:
-    """Refuse an update whose client model ``g + q`` leaves the range of a model.
-
-    Every rule then aggregates models within :data:`~zkagg._aggregation.compose.MAX_MODEL_QUANTA`
-    (a weighted mean, a median or a trimmed mean of such values stays within it), so one client's
-    huge update cannot get an honest shard excluded for an out-of-range aggregate.
-    """
-    bad = np.flatnonzero(np.abs(global_q.astype(object) + q.astype(object)) > MAX_MODEL_QUANTA)
-    if bad.size:
-        j = int(bad[0])
-        raise ProtocolError(
-            f"client update value {j} is {int(q[j])} quanta: the client's model would leave the range "
-            f"of a model (+-2**53 quanta)"
-        )
-
-
 @dataclass
 class _Cohort:
     """What a shard found in its namespace in one round: what it includes, and what it refused and why."""
@@ -89,6 +75,7 @@ class _Cohort:
     included: list[IncludedUpdate] = field(default_factory=list)
     updates: list[IntArray] = field(default_factory=list)
     weights: list[int] = field(default_factory=list)
+    excluded: list[ExcludedUpdate] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     norm_rejected: list[str] = field(default_factory=list)
 
@@ -100,7 +87,9 @@ class ShardAggregator:
     one value of its aggregate after proving; ``replay`` re-posts its previous round's result (in its
     first round it behaves honestly); ``withhold`` posts a result whose aggregate payload it never
     makes available; ``include-unproven`` skips the norm-proof check and includes every update that
-    matches its commitment (in a deployment with ``client_norm_bound``).
+    matches its commitment (in a deployment with ``client_norm_bound``); ``censor`` aggregates only
+    its first valid update and leaves the others out silently, with no reason (a shard choosing the
+    inputs of its median).
     """
 
     def __init__(
@@ -184,17 +173,17 @@ class ShardAggregator:
         )
         encryption = self.identity.encryption
         assert encryption is not None  # checked in __init__
-        n_params = workload.n_params(dep)
-        global_q = read_vector(self.backend, global_ref(manifest), n_params, dep.scale, "global model")
+        global_q = read_vector(
+            self.backend, global_ref(manifest), workload.n_params(dep), dep.scale, "global model"
+        )
         cohort = _Cohort()
-        check_norms = dep.client_norm_bound is not None and self.attack != "include-unproven"
-        spec = dep.spec()
         for posted in read_range(
             self.backend, [ns.shard(self.index)], manifest.seed_height + 1, manifest.updates_by
         ):
             u = posted.message
             if not isinstance(u, ClientUpdate):
                 continue
+            where = f"client {u.client_id.hex()} at height {posted.height}"
             try:
                 guard.check_client_update(
                     u,
@@ -202,32 +191,28 @@ class ShardAggregator:
                     namespace=posted.namespace,
                     blob_commitment=posted.blob.commitment,
                 )
-                q, scale = decode_vector(u.decrypt(encryption), what="client update")
-                if scale != dep.scale or q.size != n_params:
-                    raise ProtocolError(
-                        f"client update must hold {n_params} values at scale {dep.scale}, "
-                        f"not {q.size} at scale {scale}"
-                    )
-                _check_range(global_q, q)
-                claimed = UpdateCommitment.from_bytes(u.commitments)
-                spec.domain().require_same(claimed.domain, "the client's commitment")
-                if claimed != commit_update(spec, dequantize(q, dep.scale)):
-                    raise ProtocolError(f"update of client {u.client_id.hex()} does not match its commitment")
-            except ZkaggError as exc:
-                cohort.rejected.append(f"client {u.client_id.hex()} at height {posted.height}: {exc}")
+            except ZkaggError as exc:  # public: every verifier's guard refuses it too
+                cohort.rejected.append(f"{where}: {exc}")
                 continue
-            if check_norms:
-                try:
-                    verify_client_norm(dep, u)
-                except ZkaggError as exc:
-                    cohort.rejected.append(
-                        f"client {u.client_id.hex()} at height {posted.height}: no valid norm proof: {exc}"
-                    )
+            screened = screen_update(
+                dep, global_q, u, encryption, check_norm=self.attack != "include-unproven"
+            )
+            if isinstance(screened, Fault):
+                cohort.rejected.append(f"{where}: {screened.reason.name}: {screened.detail}")
+                if screened.reason is ExclusionReason.BAD_NORM_PROOF:
                     cohort.norm_rejected.append(u.client_id.hex())
-                    continue
+                cohort.excluded.append(
+                    ExcludedUpdate(
+                        u.client_id, posted.height, posted.blob.commitment, screened.reason, screened.evidence
+                    )
+                )
+                continue
             cohort.included.append(IncludedUpdate(u.client_id, posted.height, posted.blob.commitment))
-            cohort.updates.append(q)
+            cohort.updates.append(screened)
             cohort.weights.append(u.sample_count)
+        if self.attack == "censor" and len(cohort.included) > 1:
+            # Keeps only its first update and drops the others silently (no reason, no evidence).
+            del cohort.included[1:], cohort.updates[1:], cohort.weights[1:]
         return cohort
 
     def _aggregate(self, manifest: RoundManifest, cohort: _Cohort) -> tuple[ShardAggregate, bytes]:
@@ -271,6 +256,7 @@ class ShardAggregator:
             aggregate=aggregate,
             quality_proof=quality,
             aggregator_key=self.identity.signing.public_key,
+            excluded=tuple(cohort.excluded),
         ).sign(self.identity.signing)
         data = result.to_bytes()
         height = self._submit(data)

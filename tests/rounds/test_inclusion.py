@@ -1,0 +1,197 @@
+"""Complete inclusion (issue 12, attack 4) on a real round: a shard accounts for every update.
+
+A censoring shard that drops updates silently, or accuses honest ones falsely, is excluded as
+``unjustified-exclusion`` by the coordinator, and ``zkagg audit`` agrees; faulty clients are
+excluded with evidence anyone can check, and the shard stays accepted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.rounds.world import N_CLIENTS, World, mismatches, open_with_honest_clients, post_update
+from zkagg._kzg.commit import commit_update
+from zkagg._protocol import guard as guard_module
+from zkagg._protocol import shard as shard_module
+from zkagg._protocol import workload
+from zkagg._protocol.coordinator import RoundOutcome
+from zkagg._protocol.disclosure import DISCLOSURE_SIZE, disclose, open_disclosed
+from zkagg._protocol.inclusion import Fault, screen_update
+from zkagg._protocol.keys import EncryptionKey, seal, update_aad
+from zkagg._protocol.messages import (
+    ClientUpdate,
+    ExclusionReason,
+    RoundManifest,
+    ShardResult,
+    VerdictReason,
+    decode_message,
+)
+from zkagg._protocol.shard import ShardAggregator, ShardReport
+from zkagg._protocol.sharding import deployment_namespaces
+from zkagg._protocol.vectors import encode_vector
+
+
+def _close(w: World, manifest: RoundManifest, attack: str | None = None) -> tuple[ShardReport, RoundOutcome]:
+    coordinator = w.coordinator()
+    try:
+        w.tick(manifest.updates_by)
+        report = ShardAggregator(w.dep, 0, w.keys.shards[0], w.node, attack=attack).run_round(manifest)
+        return report, coordinator.close_round(1)
+    finally:
+        coordinator.close()
+
+
+def _posted_result(w: World, report: ShardReport) -> ShardResult:
+    assert report.height is not None
+    control = deployment_namespaces(w.dep.deployment_id, 1).control
+    blobs = w.node.get_all(report.height, [control])
+    result = next(decode_message(b.data) for b in blobs if b.data.startswith(b"ZKAG"))
+    assert isinstance(result, ShardResult)
+    return result
+
+
+def _post_sealed(w: World, manifest: RoundManifest, i: int, ciphertext: bytes, commitments: bytes) -> int:
+    """Client ``i`` signs and posts an update with the ciphertext and commitments it chose."""
+    update = ClientUpdate(
+        deployment=w.dep.deployment_id,
+        round=1,
+        shard=0,
+        client_id=w.client(i).client_id,
+        client_key=w.keys.clients[i].signing.public_key,
+        commitments=commitments,
+        sample_count=10,
+        ciphertext=ciphertext,
+    ).sign(w.keys.clients[i].signing)
+    return w.post("shard", update.to_bytes())
+
+
+def _honest(w: World) -> tuple[np.ndarray, bytes]:
+    q = np.arange(workload.n_params(w.dep), dtype=np.int64) % 7 - 3
+    return q, commit_update(w.dep.spec(), q / 2.0**w.dep.scale).to_bytes()
+
+
+def test_censoring_shard_is_excluded_and_the_audit_agrees(world: World) -> None:
+    coordinator, manifest = open_with_honest_clients(world, skip=-1)
+    coordinator.close()
+    report, outcome = _close(world, manifest, attack="censor")
+    # The attack was exercised: the posted result names one of the four clients and excludes none
+    result = _posted_result(world, report)
+    assert len(result.included) == 1 and result.excluded == ()
+    verdict = outcome.global_result.verdicts[0]
+    assert verdict.reason is VerdictReason.UNJUSTIFIED_EXCLUSION
+    assert f"leaves out {N_CLIENTS - 1} accepted update(s) with no reason" in verdict.detail
+    assert outcome.global_result.global_model is None
+    assert world.audit().ok
+
+
+def test_coordinator_that_accepts_a_censoring_shard_fails_the_audit(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coordinator, manifest = open_with_honest_clients(world, skip=-1)
+    coordinator.close()
+    # The coordinator skips the accounting check, so it accepts the censored result
+    with monkeypatch.context() as patched:
+        patched.setattr(guard_module.MessageGuard, "_check_accounting", lambda *a: None)
+        _, outcome = _close(world, manifest, attack="censor")
+    assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
+    audit = world.audit()
+    assert not audit.ok
+    assert "unjustified-exclusion" in mismatches(audit)
+
+
+def test_faulty_clients_are_excluded_with_evidence_and_the_shard_stays_accepted(world: World) -> None:
+    coordinator, manifest = open_with_honest_clients(world, skip=3)
+    coordinator.close()
+    dep = world.dep
+    q, honest_commitments = _honest(world)
+    aad = update_aad(dep.deployment_id, 1, 0, world.client(3).client_id)
+    # Client 3 seals its update to a key that is not its shard's: the shard cannot decrypt it
+    wrong = seal(EncryptionKey.generate().public_key, encode_vector(q, dep.scale), aad)
+    _post_sealed(world, manifest, 3, wrong, honest_commitments)
+    report, outcome = _close(world, manifest)
+    result = _posted_result(world, report)
+    assert [x.reason for x in result.excluded] == [ExclusionReason.UNDECRYPTABLE]
+    assert len(result.excluded[0].evidence) == DISCLOSURE_SIZE
+    assert len(result.included) == N_CLIENTS - 1
+    assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
+    assert world.audit().ok
+
+
+def test_mismatched_update_is_revealed_by_its_disclosure(world: World) -> None:
+    coordinator, manifest = open_with_honest_clients(world, skip=3)
+    coordinator.close()
+    dep = world.dep
+    q, _ = _honest(world)
+    other = commit_update(dep.spec(), (q + 1) / 2.0**dep.scale).to_bytes()
+    aad = update_aad(dep.deployment_id, 1, 0, world.client(3).client_id)
+    box = seal(dep.shard_keys[0].encryption_key, encode_vector(q, dep.scale), aad)
+    _post_sealed(world, manifest, 3, box, other)
+    report, outcome = _close(world, manifest)
+    excluded = _posted_result(world, report).excluded
+    assert [x.reason for x in excluded] == [ExclusionReason.COMMITMENT_MISMATCH]
+    # Anyone opens the faulty client's box with the disclosure, and only that box
+    opened = open_disclosed(dep.shard_keys[0].encryption_key, box, aad, excluded[0].evidence)
+    assert opened == encode_vector(q, dep.scale)
+    assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
+    assert world.audit().ok
+
+
+def test_small_order_ephemeral_key_is_excluded_publicly(world: World) -> None:
+    coordinator, manifest = open_with_honest_clients(world, skip=3)
+    coordinator.close()
+    _, commitments = _honest(world)
+    _post_sealed(world, manifest, 3, bytes(32) + b"\x01" * 40, commitments)  # u = 0: order 2
+    report, outcome = _close(world, manifest)
+    excluded = _posted_result(world, report).excluded
+    assert [(x.reason, x.evidence) for x in excluded] == [(ExclusionReason.BAD_EPHEMERAL_KEY, b"")]
+    assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
+    assert world.audit().ok
+
+
+def _false_undecryptable(key: EncryptionKey, update: ClientUpdate) -> Fault:
+    # A disclosure of another box: a well-formed proof, but not of this box's shared secret
+    return Fault(ExclusionReason.UNDECRYPTABLE, "", disclose(key, seal(key.public_key, b"x", b"")))
+
+
+def _false_mismatch(key: EncryptionKey, update: ClientUpdate) -> Fault:
+    # The true shared secret of an honest box: it opens, and matches its commitment
+    return Fault(ExclusionReason.COMMITMENT_MISMATCH, "", disclose(key, update.ciphertext))
+
+
+def _false_norm(key: EncryptionKey, update: ClientUpdate) -> Fault:
+    return Fault(ExclusionReason.BAD_NORM_PROOF, "")
+
+
+@pytest.mark.parametrize(
+    ("accuse", "detail"),
+    [
+        (_false_undecryptable, "the disclosure is not the box's shared secret"),
+        (_false_mismatch, "its disclosed update is well formed and matches its commitment"),
+        (_false_norm, "accused of BAD_NORM_PROOF, but the update shows no public fault"),
+    ],
+)
+def test_false_accusation_excludes_the_shard(
+    world: World, monkeypatch: pytest.MonkeyPatch, accuse: object, detail: str
+) -> None:
+    coordinator, manifest = open_with_honest_clients(world, skip=3)
+    coordinator.close()
+    q, _ = _honest(world)
+    post_update(world, manifest, 3, q, 10)
+    victim = world.client(3).client_id
+    real = screen_update
+
+    def screen(
+        dep: object, global_q: np.ndarray, u: ClientUpdate, key: EncryptionKey, *, check_norm: bool
+    ) -> object:
+        if u.client_id == victim:
+            return accuse(key, u)  # type: ignore[operator]
+        return real(dep, global_q, u, key, check_norm=check_norm)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shard_module, "screen_update", screen)
+    report, outcome = _close(world, manifest)
+    assert [x.client_id for x in _posted_result(world, report).excluded] == [victim]
+    verdict = outcome.global_result.verdicts[0]
+    assert verdict.reason is VerdictReason.UNJUSTIFIED_EXCLUSION
+    assert detail in verdict.detail and victim.hex() in verdict.detail
+    assert world.audit().ok

@@ -1,0 +1,168 @@
+"""Complete inclusion: a shard accounts for every update posted to it in time (DESIGN.md §1, step 3).
+
+An update that passes the public checks of :class:`~zkagg._protocol.guard.MessageGuard` (signed by
+a registered client, assigned to the shard, in the window, within the sample-count bound, no
+replay) must appear in its shard's :class:`~zkagg._protocol.messages.ShardResult`, either included
+or excluded with an :class:`~zkagg._protocol.messages.ExclusionReason` that anyone can check from
+the DA layer. The guard refuses a result that leaves one out; judging checks each exclusion with
+:func:`check_exclusion`. Either failure excludes the shard as
+:attr:`~zkagg._protocol.messages.VerdictReason.UNJUSTIFIED_EXCLUSION`, so a shard cannot choose
+the inputs of its median by dropping clients it dislikes.
+
+The shard screens an update with :func:`screen_update`: public faults first (ephemeral key,
+commitment domain, norm proof), then the sealed content. Only when the content is at fault does it
+disclose that one ciphertext's shared secret (:mod:`zkagg._protocol.disclosure`), so a faulty
+client's update may be revealed and an honest client's never is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zkagg._aggregation.compose import MAX_MODEL_QUANTA
+from zkagg._errors import ProtocolError, ZkaggError
+from zkagg._field import IntArray, dequantize
+from zkagg._kzg.commit import UpdateCommitment, commit_update
+from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.disclosure import check_ephemeral, disclose, open_disclosed
+from zkagg._protocol.guard import verify_client_norm
+from zkagg._protocol.keys import EncryptionKey, update_aad
+from zkagg._protocol.messages import DISCLOSED_REASONS, ClientUpdate, ExclusionReason
+from zkagg._protocol.vectors import decode_vector
+
+__all__ = ["Fault", "check_exclusion", "screen_update"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Why a shard leaves an update out: the reason, what it found, and the evidence it posts."""
+
+    reason: ExclusionReason
+    detail: str
+    evidence: bytes = b""
+
+
+def _public_fault(dep: Deployment, update: ClientUpdate, *, check_norm: bool) -> Fault | None:
+    """The first fault anyone can see without opening the ciphertext, or ``None``."""
+    try:
+        check_ephemeral(update.ciphertext)
+    except ProtocolError as exc:
+        return Fault(ExclusionReason.BAD_EPHEMERAL_KEY, str(exc))
+    try:
+        claimed = UpdateCommitment.from_bytes(update.commitments)
+        dep.spec().domain().require_same(claimed.domain, "the client's commitment")
+    except ZkaggError as exc:
+        return Fault(ExclusionReason.BAD_COMMITMENT, str(exc))
+    if check_norm and dep.client_norm_bound is not None:
+        try:
+            verify_client_norm(dep, update)
+        except ZkaggError as exc:
+            return Fault(ExclusionReason.BAD_NORM_PROOF, f"no valid norm proof: {exc}")
+    return None
+
+
+def _content_fault(
+    dep: Deployment, global_q: IntArray, update: ClientUpdate, plaintext: bytes
+) -> Fault | IntArray:
+    """The opened update as quantized values, or what is wrong with it."""
+    n_params = global_q.size
+    try:
+        q, scale = decode_vector(plaintext, what="client update")
+    except ZkaggError as exc:
+        return Fault(ExclusionReason.BAD_CONTENT, str(exc))
+    if scale != dep.scale or q.size != n_params:
+        return Fault(
+            ExclusionReason.BAD_CONTENT,
+            f"client update must hold {n_params} values at scale {dep.scale}, not {q.size} at scale {scale}",
+        )
+    # Every rule then aggregates models within MAX_MODEL_QUANTA (a weighted mean, a median or a
+    # trimmed mean of such values stays within it), so one client's huge update cannot get an
+    # honest shard excluded for an out-of-range aggregate.
+    bad = np.flatnonzero(np.abs(global_q.astype(object) + q.astype(object)) > MAX_MODEL_QUANTA)
+    if bad.size:
+        j = int(bad[0])
+        return Fault(
+            ExclusionReason.BAD_CONTENT,
+            f"client update value {j} is {int(q[j])} quanta: the client's model would leave the range "
+            f"of a model (+-2**53 quanta)",
+        )
+    if UpdateCommitment.from_bytes(update.commitments) != commit_update(dep.spec(), dequantize(q, dep.scale)):
+        return Fault(
+            ExclusionReason.COMMITMENT_MISMATCH,
+            f"update of client {update.client_id.hex()} does not match its commitment",
+        )
+    return q
+
+
+def _aad(update: ClientUpdate) -> bytes:
+    return update_aad(update.deployment, update.round, update.shard, update.client_id)
+
+
+def screen_update(
+    dep: Deployment, global_q: IntArray, update: ClientUpdate, key: EncryptionKey, *, check_norm: bool = True
+) -> Fault | IntArray:
+    """What a shard does with an update that passed the guard: its quantized values, or why it is out.
+
+    ``check_norm=False`` skips the norm proof (the ``include-unproven`` attack of fault tests).
+    Content faults carry a disclosure of the ciphertext's shared secret as evidence.
+    """
+    public = _public_fault(dep, update, check_norm=check_norm)
+    if public is not None:
+        return public
+    try:
+        plaintext = update.decrypt(key)
+    except ProtocolError as exc:
+        return Fault(ExclusionReason.UNDECRYPTABLE, str(exc), disclose(key, update.ciphertext))
+    found = _content_fault(dep, global_q, update, plaintext)
+    if isinstance(found, Fault):
+        return Fault(found.reason, found.detail, disclose(key, update.ciphertext))
+    return found
+
+
+def check_exclusion(
+    dep: Deployment,
+    global_q: IntArray,
+    update: ClientUpdate,
+    reason: ExclusionReason,
+    evidence: bytes,
+    recipient_key: bytes,
+) -> str | None:
+    """Check a shard's accusation against an update; ``None`` when it holds, else why it does not.
+
+    Parameters
+    ----------
+    dep, global_q
+        The deployment and the round's global model (the range of a model is relative to it).
+    update
+        The accused update (one the guard accepted for the shard).
+    reason, evidence
+        The shard's :class:`~zkagg._protocol.messages.ExcludedUpdate` fields.
+    recipient_key
+        The shard's X25519 public key in the deployment (what the disclosure must prove against).
+    """
+    if reason not in DISCLOSED_REASONS:
+        public = _public_fault(dep, update, check_norm=True)
+        if public is None or public.reason is not reason:
+            shows = "no public fault" if public is None else f"a {public.reason.name} fault first"
+            return f"it is accused of {reason.name}, but the update shows {shows}"
+        return None
+    public = _public_fault(dep, update, check_norm=True)
+    if public is not None:
+        return None  # publicly faulty: leaving it out is justified whatever it disclosed
+    try:
+        plaintext = open_disclosed(recipient_key, update.ciphertext, _aad(update), evidence)
+    except ProtocolError as exc:
+        return f"it is accused of {reason.name}, but the disclosure is not the box's shared secret: {exc}"
+    found: ExclusionReason
+    if plaintext is None:
+        found = ExclusionReason.UNDECRYPTABLE
+    else:
+        content = _content_fault(dep, global_q, update, plaintext)
+        if not isinstance(content, Fault):
+            return f"it is accused of {reason.name}, but its disclosed update is well formed and matches its commitment"
+        found = content.reason
+    if found is not reason:
+        return f"it is accused of {reason.name}, but its disclosed content shows {found.name}"
+    return None
