@@ -9,6 +9,9 @@ import typer
 
 from zkagg.cli._common import HomeOption, JsonOption, emit_json, fail, handle_errors
 
+#: Exit status when every verdict reproduces but the protocol caught a party cheating.
+FINDINGS_EXIT_CODE = 15
+
 
 @handle_errors
 def audit(
@@ -35,8 +38,10 @@ def audit(
 ) -> None:
     """Re-judge every round (or --round N) from DA data and compare with the coordinator's verdicts.
 
-    Exit status 0 when everything reproduces; otherwise the mismatches are listed and the exit
-    status is 14 (a protocol error).
+    Exit status 0 when everything reproduces and nobody was caught cheating; 14 (a protocol error)
+    when something does not reproduce (the mismatches are listed); 15 when everything reproduces but
+    the protocol caught a party cheating (each finding is listed, naming the party): the global
+    models are right, and the listed parties tried to make them wrong.
     """
     from zkagg._errors import InvalidArgument, ProtocolError
     from zkagg._protocol.announce import find_deployment
@@ -76,6 +81,8 @@ def audit(
             sys.stdout.write(f"round {r.round}: {state}; verdicts {verdicts}\n")
         for m in report.mismatches:
             sys.stdout.write(f"MISMATCH {m}\n")
+        for f in report.findings:
+            sys.stdout.write(f"FINDING {f}\n")
     if not report.rounds and not report.mismatches:
         raise fail(
             "no round of this deployment was found on the DA layer",
@@ -86,6 +93,12 @@ def audit(
         if not json_output:
             sys.stderr.write(f"error: the audit found {len(report.mismatches)} mismatch(es)\n")
         raise typer.Exit(code=ProtocolError.exit_code)
+    if report.findings:
+        if not json_output:
+            sys.stderr.write(
+                f"error: every verdict reproduces, but the protocol caught {len(report.findings)} cheat(s)\n"
+            )
+        raise typer.Exit(code=FINDINGS_EXIT_CODE)
     if not json_output:
         sys.stdout.write(
             f"audit passed: {len(report.rounds)} round(s) of deployment {deployment.deployment_id.hex()}\n"

@@ -211,6 +211,33 @@ def test_run_against_a_running_da_server(tmp_path: Path) -> None:
         server.wait()
 
 
+def test_audit_names_a_caught_cheat_with_its_own_exit_status(tmp_path: Path) -> None:
+    # Prepare: one run whose only shard censors three of its four clients, on a served node
+    server, url = spawn_server(tmp_path / "da", instant=True)
+    token = new_token(load_or_create_secret(tmp_path / "da"), "admin", None)
+    try:
+        args = ["--clients", "4", "--shards", "1", "--rounds", "1", "--no-quality", "--quorum", "1"]
+        args += ["--byzantine-shards", "1", "--shard-attack", "censor", "--da", url, "--token", token]
+        result = runner.invoke(app, ["run", *args, "--instant", "--json"])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        assert summary["rounds"][0]["verdicts"][0]["reason"] == "unjustified-exclusion"
+        # Execute
+        audit = runner.invoke(
+            app, ["audit", "--da", url, "--token", token, "--namespace", summary["control_namespace"]]
+        )
+        # Assert: the coordinator's verdict reproduces, and the audit names the cheat and exits 15
+        assert audit.exit_code == 15, audit.output
+        assert "round 1: ok; verdicts 0:unjustified-exclusion" in audit.output
+        assert "FINDING round 1: shard 0's aggregator signed a result excluded as unjustified-exclusion" in (
+            audit.output
+        )
+        assert "the protocol caught 1 cheat(s)" in audit.output
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_init_writes_the_norm_bound_and_run_documents_it(tmp_path: Path) -> None:
     # Execute
     result = runner.invoke(

@@ -112,6 +112,14 @@ def mismatches(report: AuditReport) -> str:
     return "\n".join(str(m) for m in report.mismatches)
 
 
+def caught(w: World) -> str:
+    """The audit's findings, one per line, after checking that every verdict reproduces."""
+    report = w.audit()
+    assert report.ok, mismatches(report)
+    assert report.findings, "the audit caught nobody"
+    return "\n".join(report.findings)
+
+
 def open_with_honest_clients(w: World, skip: int) -> tuple[Coordinator, RoundManifest]:
     coordinator = w.coordinator()
     manifest, _ = coordinator.open_round(1)

@@ -25,7 +25,11 @@ coordinator signed:
 4. no shard aggregator signed two different results of the round (evidence of equivocation, kept
    by judging even though the first valid result is the one judged).
 
-Any difference is a :class:`Mismatch`; :attr:`AuditReport.ok` is true when there is none.
+Any difference is a :class:`Mismatch`; :attr:`AuditReport.ok` is true when there is none. Cheats
+the protocol caught along the way (a shard excluded for a reason that is not liveness, a client
+excluded or refused for what it signed) are :attr:`AuditReport.findings`: they do not make the
+global models wrong, but they name who tried; :attr:`AuditReport.clean` is true when there are
+neither mismatches nor findings.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class RoundAudit:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     global_model: bool = False
     mismatches: list[Mismatch] = field(default_factory=list)
+    #: Cheats the protocol caught in this round (:attr:`~zkagg._protocol.judge.RoundJudgement.findings`).
+    findings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,8 +86,18 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        """Whether everything reproduced."""
+        """Whether everything reproduced: the coordinator's verdicts and global models are right."""
         return not self.mismatches
+
+    @property
+    def findings(self) -> list[str]:
+        """Every cheat the protocol caught, ``"round r: ..."``, naming the party that signed it."""
+        return [f"round {r.round}: {f}" for r in self.rounds for f in r.findings]
+
+    @property
+    def clean(self) -> bool:
+        """Whether everything reproduced and nobody was caught cheating."""
+        return self.ok and not self.findings
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able summary."""
@@ -94,10 +110,12 @@ class AuditReport:
                     "verdicts": r.verdicts,
                     "global_model": r.global_model,
                     "mismatches": [str(m) for m in r.mismatches],
+                    "findings": list(r.findings),
                 }
                 for r in self.rounds
             ],
             "mismatches": [str(m) for m in self.mismatches],
+            "findings": self.findings,
         }
 
 
@@ -292,6 +310,7 @@ def _audit_round(
     ra.verdicts = [
         {"shard": v.shard, "reason": v.reason.value, "detail": v.detail} for v in judgement.verdicts
     ]
+    ra.findings = list(judgement.findings)
     for line in judgement.evidence:
         miss(f"evidence: {line}")
     posted_verdicts = {v.shard: v for v in result.verdicts}

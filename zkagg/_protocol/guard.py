@@ -379,6 +379,26 @@ class MessageGuard:
         self._client_shard[update.client_id] = update.shard
         self._updates[update.shard][update.client_id] = _Seen(height, blob_commitment)
 
+    def judge_client_update(
+        self,
+        update: ClientUpdate,
+        *,
+        height: int,
+        namespace: Namespace | None = None,
+        blob_commitment: bytes | None = None,
+    ) -> tuple[VerdictReason, str]:
+        """Run :meth:`check_client_update` and return ``(reason, detail)`` instead of raising.
+
+        Returns ``(VerdictReason.ACCEPTED, "")`` when the update passes (and records it).
+        """
+        try:
+            self.check_client_update(
+                update, height=height, namespace=namespace, blob_commitment=blob_commitment
+            )
+        except _Rejected as exc:
+            return exc.reason, str(exc)
+        return VerdictReason.ACCEPTED, ""
+
     # -- shard results --------------------------------------------------------------------------
 
     def _shard_result_steps(

@@ -24,9 +24,11 @@ from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.guard import MessageGuard, check_manifest_rules, verify_client_norm
 from zkagg._protocol.inclusion import check_exclusion
 from zkagg._protocol.messages import (
+    NOT_CAUGHT,
     PPM,
     BlobRef,
     ClientUpdate,
+    ExcludedUpdate,
     RoundManifest,
     ShardResult,
     ShardVerdict,
@@ -59,6 +61,10 @@ class ShardJudgement:
     commitments: tuple[UpdateCommitment, ...] = ()
     quality_accuracy: float | None = None
     n_clients: int = 0
+    #: Whether the judged result carries a valid signature of the shard's own aggregator.
+    signed: bool = False
+    #: The updates an accepted result excluded, each with a reason judging checked.
+    excluded: tuple[ExcludedUpdate, ...] = ()
 
 
 @dataclass
@@ -74,6 +80,12 @@ class RoundJudgement:
     threshold: float
     #: Evidence of shard equivocation: a shard's aggregator signed two different results this round.
     evidence: list[str] = field(default_factory=list)
+    #: Cheats the protocol caught this round, each naming the party that signed it: a shard result
+    #: excluded for a reason that is not liveness (:data:`~zkagg._protocol.messages.NOT_CAUGHT`),
+    #: a client update an accepted shard excluded with a checked reason, a signed update of a
+    #: registered client that the guard refused as malformed or misbound (a sample count above the
+    #: bound, another shard). The global model is right regardless; these say who tried.
+    findings: list[str] = field(default_factory=list)
 
     @property
     def verdicts(self) -> tuple[ShardVerdict, ...]:
@@ -122,6 +134,7 @@ def judge_round(
         manifest, seed, client_registry=dep.client_registry, max_sample_count=dep.sample_count_bound
     )
     by_blob: dict[bytes, ClientUpdate] = {}
+    findings: list[str] = []
     for posted in read_range(
         backend,
         list(ns.shards),
@@ -132,13 +145,15 @@ def judge_round(
         u = posted.message
         if not isinstance(u, ClientUpdate):
             continue
-        try:
-            guard.check_client_update(
-                u, height=posted.height, namespace=posted.namespace, blob_commitment=posted.blob.commitment
+        reason, detail = guard.judge_client_update(
+            u, height=posted.height, namespace=posted.namespace, blob_commitment=posted.blob.commitment
+        )
+        if reason is VerdictReason.ACCEPTED:
+            by_blob[posted.blob.commitment] = u
+        elif reason in (VerdictReason.MALFORMED, VerdictReason.MISBOUND) and _signed_by_client(dep, u):
+            findings.append(
+                f"client {u.client_id.hex()} signed an update at height {posted.height} that was refused: {detail}"
             )
-        except ProtocolError:
-            continue
-        by_blob[posted.blob.commitment] = u
     threshold = manifest.quality_threshold_ppm / PPM
     if dep.quality and quality_spec is None:
         quality_spec = workload.quality_spec(dep)
@@ -177,9 +192,9 @@ def judge_round(
             res, height=posted.height, namespace=posted.namespace, blob_commitment=posted.blob.commitment
         )
         if reason is not VerdictReason.ACCEPTED:
-            rejection = ShardJudgement(ShardVerdict(res.shard, reason, detail[:1000], ref))
-            signed = res.aggregator_key == manifest.shard_keys[res.shard].signing_key
-            if reason is VerdictReason.BAD_SIGNATURE or not signed:
+            signed = reason is not VerdictReason.BAD_SIGNATURE and _signed_by_shard(res, manifest)
+            rejection = ShardJudgement(ShardVerdict(res.shard, reason, detail[:1000], ref), signed=signed)
+            if not signed:
                 other_rejection.setdefault(res.shard, rejection)
             else:
                 signed_rejection.setdefault(res.shard, rejection)
@@ -196,6 +211,16 @@ def judge_round(
                 )
             )
         shards.append(judged)
+    for s in shards:
+        v = s.verdict
+        if s.signed and v.reason not in NOT_CAUGHT:
+            findings.append(
+                f"shard {v.shard}'s aggregator signed a result excluded as {v.reason.value}: {v.detail}"
+            )
+        findings.extend(
+            f"shard {v.shard} excluded client {x.client_id.hex()} (update at height {x.height}): {x.reason.name}"
+            for x in s.excluded
+        )
     accepted = [
         (s.aggregate, s.commitments) for s in shards if s.verdict.accepted and s.aggregate is not None
     ]
@@ -211,7 +236,19 @@ def judge_round(
         len(by_blob),
         threshold,
         evidence,
+        findings,
     )
+
+
+def _signed_by_client(dep: Deployment, update: ClientUpdate) -> bool:
+    """Whether an update carries a valid signature of the registered client it names."""
+    if dep.client_registry.get(update.client_id) != update.client_key:
+        return False
+    try:
+        update.verify_signature(update.client_key)
+    except ProtocolError:
+        return False
+    return True
 
 
 def _signed_by_shard(res: ShardResult, manifest: RoundManifest) -> bool:
@@ -247,7 +284,7 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
     k = res.shard
 
     def excluded(reason: VerdictReason, detail: str) -> ShardJudgement:
-        return ShardJudgement(ShardVerdict(k, reason, detail[:1000], ref))
+        return ShardJudgement(ShardVerdict(k, reason, detail[:1000], ref), signed=True)
 
     if isinstance(res.aggregate, PayloadRef):
         try:
@@ -336,6 +373,8 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
         tuple(commitments),
         accuracy,
         len(commitments),
+        signed=True,
+        excluded=res.excluded,
     )
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "DEPLOYMENT_SIZE",
     "DISCLOSED_REASONS",
     "MAX_SHARDS",
+    "NOT_CAUGHT",
     "BlobRef",
     "CircuitRef",
     "ClientUpdate",
@@ -319,6 +320,20 @@ class VerdictReason(enum.StrEnum):
     #: The shard left out an update that passed the public checks without a reason that holds: it
     #: did not account for it, or accused it falsely (:mod:`zkagg._protocol.inclusion`).
     UNJUSTIFIED_EXCLUSION = "unjustified-exclusion"
+
+
+#: Verdicts that say nothing against the shard's aggregator: it was accepted, stayed silent or was
+#: late (liveness), its honest model missed the quality threshold, or someone else posted a result
+#: in its name. Every other reason names a cheat its aggregator signed (:attr:`ShardVerdict.caught`).
+NOT_CAUGHT: Final = frozenset(
+    {
+        VerdictReason.ACCEPTED,
+        VerdictReason.MISSING,
+        VerdictReason.LATE,
+        VerdictReason.BELOW_THRESHOLD,
+        VerdictReason.BAD_SIGNATURE,
+    }
+)
 
 
 @dataclass(frozen=True)
