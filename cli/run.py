@@ -90,7 +90,10 @@ def run(
     attack_scale: Annotated[float, typer.Option(help="Factor of the client attack.")] = 10.0,
     byzantine_shards: Annotated[int, typer.Option(help="Number of Byzantine shard aggregators.", min=0)] = 0,
     shard_attack: Annotated[
-        str, typer.Option(help="Shard attack: tamper-aggregate, replay, withhold or include-unproven.")
+        str,
+        typer.Option(
+            help="Shard attack: tamper-aggregate, replay, withhold, include-unproven or withhold-reveal."
+        ),
     ] = "tamper-aggregate",
     quality: Annotated[
         bool, typer.Option("--quality/--no-quality", help="Shards prove their shard model's probe accuracy.")

@@ -18,6 +18,7 @@ from typing import Any
 from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment, encryption_key
 from zkagg._protocol.keys import _seal_with, client_id_for, update_aad
 from zkagg._protocol.messages import ClientUpdate, IncludedUpdate, Message, ShardResult
+from zkagg._protocol.seed import make_reveal
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg.da import Namespace, PayloadRef
 
@@ -56,6 +57,7 @@ def build_messages() -> dict[str, Message]:
         "ShardResult": result,
         "ShardResult(payload)": large,
         "GlobalResult": d.global_result(manifest, [0, 1, 2]),
+        "SeedReveal": make_reveal(manifest, 1, d.aggregators[1]),
     }
 
 

@@ -43,7 +43,8 @@ from zkagg._protocol.messages import (
 )
 from zkagg._protocol.reading import Ticker, find_manifest
 from zkagg._protocol.shard import ShardAggregator
-from zkagg._protocol.sharding import assign_shard, deployment_namespaces, fetch_seed
+from zkagg._protocol.seed import chain_anchor, fetch_seed
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import encode_vector, vector_commitment
 from zkagg._prover.srs import dev_srs as real_dev_srs
 from zkagg.da import Blob, EmbeddedNode, write_payload
@@ -119,8 +120,9 @@ def forged_manifest(
         "circuits": (CircuitRef(QUALITY_CIRCUIT, b"\x01" * 32),) if dep.quality else (),
         "num_shards": dep.n_shards,
         "seed_height": seed_height,
-        "updates_by": seed_height + dep.update_window,
-        "results_by": seed_height + dep.update_window + dep.result_window,
+        "reveal_by": seed_height + dep.reveal_window,
+        "updates_by": seed_height + dep.reveal_window + dep.update_window,
+        "results_by": seed_height + dep.reveal_window + dep.update_window + dep.result_window,
         "quorum": dep.quorum,
         "quality_threshold_ppm": workload.quality_threshold_ppm(dep, q),
         "coordinator_key": dep.coordinator_key,
@@ -133,7 +135,7 @@ def forged_manifest(
 def attacker_keys() -> ShardKeys:
     attacker = Identity.generate(encryption=True)
     assert attacker.encryption is not None
-    return ShardKeys(attacker.signing.public_key, attacker.encryption.public_key)
+    return ShardKeys(attacker.signing.public_key, attacker.encryption.public_key, chain_anchor(attacker.signing))
 
 
 def mismatches(report: AuditReport) -> str:
@@ -219,7 +221,7 @@ def test_coordinator_equivocation_is_reported_with_both_heights(world: World) ->
         assert h2 < other.seed_height and other.message_id() != honest.message_id()
         # Execute: every party follows the first; the round runs on it
         found, at = find_manifest(world.node, world.dep, 1, timeout=5)
-        world.tick(honest.seed_height)
+        world.tick(honest.reveal_by)
         for i in range(N_CLIENTS):
             world.client(i).run_round(found)
         world.tick(honest.updates_by)
@@ -241,7 +243,7 @@ def test_coordinator_equivocation_is_reported_with_both_heights(world: World) ->
 def _open_with_honest_clients(w: World, skip: int) -> tuple[Coordinator, RoundManifest]:
     coordinator = w.coordinator()
     manifest, _ = coordinator.open_round(1)
-    w.tick(manifest.seed_height)
+    w.tick(manifest.reveal_by)
     for i in range(N_CLIENTS):
         if i != skip:
             w.client(i).run_round(manifest)

@@ -25,7 +25,11 @@ coordinator signed:
 4. no shard aggregator signed two different results of the round (evidence of equivocation, kept
    by judging even though the first valid result is the one judged).
 
-Any difference is a :class:`Mismatch`; :attr:`AuditReport.ok` is true when there is none.
+Any difference is a :class:`Mismatch`; :attr:`AuditReport.ok` is true when there is none. The audit
+also lists, per round, the shards whose seed reveal is absent (:attr:`RoundAudit.absent_reveals`,
+with the reasons of refused reveals): withholding or censoring a reveal biases the cohorts a little
+(:mod:`zkagg._protocol.seed`), so it is reported, but like a missing shard result it is a fact of the
+round, not a disagreement with the coordinator, and does not make the audit fail.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class RoundAudit:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     global_model: bool = False
     mismatches: list[Mismatch] = field(default_factory=list)
+    #: Shards whose seed reveal did not count this round (withheld, censored, late or off-chain).
+    absent_reveals: list[int] = field(default_factory=list)
+    #: Why reveals in the window were refused (``"height h: reason: detail"``).
+    refused_reveals: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +102,8 @@ class AuditReport:
                     "verdicts": r.verdicts,
                     "global_model": r.global_model,
                     "mismatches": [str(m) for m in r.mismatches],
+                    "absent_reveals": r.absent_reveals,
+                    "refused_reveals": r.refused_reveals,
                 }
                 for r in self.rounds
             ],
@@ -292,6 +302,9 @@ def _audit_round(
     ra.verdicts = [
         {"shard": v.shard, "reason": v.reason.value, "detail": v.detail} for v in judgement.verdicts
     ]
+    if judgement.seed is not None:
+        ra.absent_reveals = judgement.seed.absent
+        ra.refused_reveals = list(judgement.seed.refused)
     for line in judgement.evidence:
         miss(f"evidence: {line}")
     posted_verdicts = {v.shard: v for v in result.verdicts}
