@@ -414,7 +414,9 @@ def _hex_field(obj: Mapping[str, Any], key: str, where: str) -> bytes:
         raise InvalidArgument(f"{where}.{key} is missing")
     value = obj[key] if obj[key] is not None else ""
     if not isinstance(value, str) or len(value) > 2 * _MAX_HASH_FIELD:
-        raise InvalidArgument(f"{where}.{key} must be hex of at most {_MAX_HASH_FIELD} bytes, not {value!r:.80}")
+        raise InvalidArgument(
+            f"{where}.{key} must be hex of at most {_MAX_HASH_FIELD} bytes, not {value!r:.80}"
+        )
     try:
         return bytes.fromhex(value)
     except ValueError as exc:
@@ -461,7 +463,9 @@ def block_hash_from_json(header: Mapping[str, Any]) -> bytes:
     chain_id = _field(hdr, "chain_id", "header")
     time = _field(hdr, "time", "header")
     if not isinstance(chain_id, str) or len(chain_id) > 50:
-        raise InvalidArgument(f"header.chain_id must be a string of at most 50 characters, not {chain_id!r:.80}")
+        raise InvalidArgument(
+            f"header.chain_id must be a string of at most 50 characters, not {chain_id!r:.80}"
+        )
     if not isinstance(time, str) or len(time) > 40:
         raise InvalidArgument(f"header.time must be an RFC 3339 string, not {time!r:.80}")
     last = _mapping(hdr, "last_block_id", "header")

@@ -42,8 +42,8 @@ from zkagg._protocol.messages import (
     decode_message,
 )
 from zkagg._protocol.reading import Ticker, find_manifest
-from zkagg._protocol.shard import ShardAggregator
 from zkagg._protocol.seed import chain_anchor, fetch_seed
+from zkagg._protocol.shard import ShardAggregator
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import encode_vector, vector_commitment
 from zkagg._prover.srs import dev_srs as real_dev_srs
@@ -135,7 +135,9 @@ def forged_manifest(
 def attacker_keys() -> ShardKeys:
     attacker = Identity.generate(encryption=True)
     assert attacker.encryption is not None
-    return ShardKeys(attacker.signing.public_key, attacker.encryption.public_key, chain_anchor(attacker.signing))
+    return ShardKeys(
+        attacker.signing.public_key, attacker.encryption.public_key, chain_anchor(attacker.signing)
+    )
 
 
 def mismatches(report: AuditReport) -> str:

@@ -16,8 +16,8 @@ from zkagg._protocol.coordinator import Coordinator
 from zkagg._protocol.deployment import DeploymentKeys
 from zkagg._protocol.messages import ClientUpdate
 from zkagg._protocol.reading import Ticker
-from zkagg._protocol.shard import ShardAggregator
 from zkagg._protocol.seed import fetch_seed
+from zkagg._protocol.shard import ShardAggregator
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import decode_vector, encode_vector
 from zkagg.da import Blob, EmbeddedNode

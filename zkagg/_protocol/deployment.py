@@ -360,7 +360,9 @@ class DeploymentKeys:
         shard_keys = []
         for s in self.shards:
             assert s.encryption is not None
-            shard_keys.append(ShardKeys(s.signing.public_key, s.encryption.public_key, chain_anchor(s.signing)))
+            shard_keys.append(
+                ShardKeys(s.signing.public_key, s.encryption.public_key, chain_anchor(s.signing))
+            )
         return Deployment(
             coordinator_key=self.coordinator.signing.public_key,
             shard_keys=tuple(shard_keys),

@@ -216,9 +216,12 @@ class CircuitRef:
 
 @dataclass(frozen=True)
 class ShardKeys:
-    """A shard aggregator's public keys: Ed25519 to sign results, X25519 to receive updates, and the
-    anchor of its seed chain (the head of the hash chain whose values it reveals round by round to
-    seed the cohorts, :mod:`zkagg._protocol.seed`)."""
+    """A shard aggregator's public keys and the anchor of its seed chain.
+
+    Ed25519 signs its results and reveals, X25519 receives updates, and ``seed_anchor`` is the head
+    of the hash chain whose values it reveals round by round to seed the cohorts
+    (:mod:`zkagg._protocol.seed`).
+    """
 
     signing_key: bytes
     encryption_key: bytes

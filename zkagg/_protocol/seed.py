@@ -203,7 +203,8 @@ def _check_value(manifest: RoundManifest, reveal: SeedReveal, height: int) -> No
         )
     if height > manifest.reveal_by:
         raise RevealRefused(
-            RevealReason.LATE, f"{what} at height {height} is past its deadline: reveal_by is {manifest.reveal_by}"
+            RevealReason.LATE,
+            f"{what} at height {height} is past its deadline: reveal_by is {manifest.reveal_by}",
         )
     if not 1 <= reveal.round <= SEED_CHAIN_LENGTH:
         raise RevealRefused(
