@@ -78,7 +78,8 @@ def audit(
         for r in report.rounds:
             verdicts = ", ".join(f"{v['shard']}:{v['reason']}" for v in r.verdicts) or "-"
             state = "ok" if not r.mismatches else f"{len(r.mismatches)} mismatch(es)"
-            sys.stdout.write(f"round {r.round}: {state}; verdicts {verdicts}\n")
+            absent = f"; absent seed reveals: shards {r.absent_reveals}" if r.absent_reveals else ""
+            sys.stdout.write(f"round {r.round}: {state}; verdicts {verdicts}{absent}\n")
         for m in report.mismatches:
             sys.stdout.write(f"MISMATCH {m}\n")
         for f in report.findings:

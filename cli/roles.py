@@ -93,6 +93,9 @@ def init(
         bool, typer.Option("--quality/--no-quality", help="Quality proofs of shard models.")
     ] = True,
     quorum: Annotated[int, typer.Option(help="Accepted shards needed (0: a majority).", min=0)] = 0,
+    reveal_window: Annotated[
+        int, typer.Option(help="Blocks for the shards' seed reveals after the seed height.", min=1)
+    ] = 10,
     update_window: Annotated[int, typer.Option(help="Blocks for client updates.", min=1)] = 60,
     result_window: Annotated[int, typer.Option(help="Blocks for shard results.", min=1)] = 120,
     seed: Annotated[int, typer.Option(help="Seed of the data split and initial model.", min=0)] = 0,
@@ -130,6 +133,7 @@ def init(
         clip_norm=clip_norm,
         quality=quality,
         quorum=quorum,
+        reveal_window=reveal_window,
         update_window=update_window,
         result_window=result_window,
         data_seed=seed,
@@ -215,7 +219,7 @@ def shard(
     attack: Annotated[
         str | None,
         typer.Option(
-            help="Byzantine behaviour: tamper-aggregate, replay, withhold, include-unproven or censor."
+            help="Byzantine behaviour: tamper-aggregate, replay, withhold, include-unproven, censor or withhold-reveal."
         ),
     ] = None,
     timeout: TimeoutOpt = 3600.0,

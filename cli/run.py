@@ -91,7 +91,9 @@ def run(
     byzantine_shards: Annotated[int, typer.Option(help="Number of Byzantine shard aggregators.", min=0)] = 0,
     shard_attack: Annotated[
         str,
-        typer.Option(help="Shard attack: tamper-aggregate, replay, withhold, include-unproven or censor."),
+        typer.Option(
+            help="Shard attack: tamper-aggregate, replay, withhold, include-unproven, censor or withhold-reveal."
+        ),
     ] = "tamper-aggregate",
     quality: Annotated[
         bool, typer.Option("--quality/--no-quality", help="Shards prove their shard model's probe accuracy.")

@@ -19,7 +19,7 @@ from zkagg._errors import InvalidArgument
 from zkagg.da._b64 import b64 as _b64
 from zkagg.da._b64 import unb64 as _unb64
 from zkagg.da._blob import Blob
-from zkagg.da._cometbft import DevValidator, format_rfc3339_nanos
+from zkagg.da._cometbft import DevValidator, block_hash_from_json, format_rfc3339_nanos
 from zkagg.da._namespace import Namespace
 
 __all__ = [
@@ -161,6 +161,19 @@ class Header:
                 "column_roots": [_b64(c) for c in self.column_roots],
             },
         }
+
+    def computed_hash(self) -> bytes:
+        """Recompute the block hash from the header's fields (CometBFT ``Header.Hash()``).
+
+        Works on what a celestia-node or the embedded node returns (:attr:`raw`); compare it with
+        :attr:`hash`, which is only what the node says (``commit.block_id.hash``).
+
+        Raises
+        ------
+        InvalidArgument
+            If a field the hash covers is missing or malformed.
+        """
+        return block_hash_from_json(self.to_json())
 
     @classmethod
     def from_json(cls, obj: object) -> Header:

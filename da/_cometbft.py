@@ -43,6 +43,7 @@ __all__ = [
     "BLOCK_VERSION",
     "VOTING_POWER",
     "DevValidator",
+    "block_hash_from_json",
     "commit_hash",
     "extended_header",
     "format_rfc3339_nanos",
@@ -61,6 +62,8 @@ VOTING_POWER: Final = 5_000_000_000
 _PRECOMMIT: Final = 2
 _BLOCK_ID_FLAG_COMMIT: Final = 2
 _EMPTY_HASH: Final = hashlib.sha256(b"").digest()
+#: Largest hash or address field of a header that :func:`block_hash_from_json` reads (bytes).
+_MAX_HASH_FIELD: Final = 64
 
 
 # -- protobuf wire encoding (only what these messages use) ----------------------------------------
@@ -399,6 +402,105 @@ def extended_header(
     }
 
 
+def _field(obj: Mapping[str, Any], key: str, where: str) -> object:
+    value = obj.get(key)
+    if value is None:
+        raise InvalidArgument(f"{where}.{key} is missing")
+    return value
+
+
+def _hex_field(obj: Mapping[str, Any], key: str, where: str) -> bytes:
+    if key not in obj:
+        raise InvalidArgument(f"{where}.{key} is missing")
+    value = obj[key] if obj[key] is not None else ""
+    if not isinstance(value, str) or len(value) > 2 * _MAX_HASH_FIELD:
+        raise InvalidArgument(
+            f"{where}.{key} must be hex of at most {_MAX_HASH_FIELD} bytes, not {value!r:.80}"
+        )
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"{where}.{key} must be hex, not {value!r:.80}") from exc
+
+
+def _int_field(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    value: object = obj.get(key)
+    if value is None and default is not None:
+        return default
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+        raise InvalidArgument(f"{where}.{key} must be an unsigned 64-bit integer, not {value!r:.80}")
+    return value
+
+
+def _mapping(obj: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"{where}.{key} must be an object, not {type(value).__name__}")
+    return value
+
+
+def block_hash_from_json(header: Mapping[str, Any]) -> bytes:
+    """Recompute CometBFT ``Header.Hash()`` from an ExtendedHeader JSON's ``header`` fields.
+
+    The JSON is what a celestia-node (or the embedded node's server) returns for
+    ``header.GetByHeight``; every field of the hash is in its ``header`` object, so the block hash
+    need not be taken from ``commit.block_id.hash`` on trust. Untrusted input: anything malformed
+    is an :class:`~zkagg.InvalidArgument` naming the field, never another exception.
+
+    Raises
+    ------
+    InvalidArgument
+        If a field of the hash is missing or malformed.
+    """
+    if not isinstance(header, Mapping):
+        raise InvalidArgument(f"header must be a JSON object, not {type(header).__name__}")
+    hdr = _mapping(header, "header", "ExtendedHeader")
+    version = hdr.get("version") or {}
+    if not isinstance(version, Mapping):
+        raise InvalidArgument(f"header.version must be an object, not {type(version).__name__}")
+    chain_id = _field(hdr, "chain_id", "header")
+    time = _field(hdr, "time", "header")
+    if not isinstance(chain_id, str) or len(chain_id) > 50:
+        raise InvalidArgument(
+            f"header.chain_id must be a string of at most 50 characters, not {chain_id!r:.80}"
+        )
+    if not isinstance(time, str) or len(time) > 40:
+        raise InvalidArgument(f"header.time must be an RFC 3339 string, not {time!r:.80}")
+    last = _mapping(hdr, "last_block_id", "header")
+    parts = last.get("parts") or {}
+    if not isinstance(parts, Mapping):
+        raise InvalidArgument(f"header.last_block_id.parts must be an object, not {type(parts).__name__}")
+    computed, _ = header_hash(
+        chain_id=chain_id,
+        height=_int_field(hdr, "height", "header"),
+        time_ns=parse_rfc3339_nanos(time),
+        last_block_id=(
+            _hex_field(last, "hash", "header.last_block_id"),
+            _int_field(parts, "total", "header.last_block_id.parts", 0),
+            _hex_field(parts, "hash", "header.last_block_id.parts"),
+        ),
+        **{
+            name: _hex_field(hdr, name, "header")
+            for name in (
+                "last_commit_hash",
+                "data_hash",
+                "validators_hash",
+                "next_validators_hash",
+                "consensus_hash",
+                "app_hash",
+                "last_results_hash",
+                "evidence_hash",
+                "proposer_address",
+            )
+        },
+        block_version=_int_field(version, "block", "header.version", 0),
+        app_version=_int_field(version, "app", "header.version", 0),
+    )
+    return computed
+
+
 def verify_commit(header: Mapping[str, Any]) -> None:
     """Check an ExtendedHeader's block hash, validator set hash and commit signatures.
 
@@ -419,34 +521,7 @@ def verify_commit(header: Mapping[str, Any]) -> None:
     keys = [(unb64(v["pub_key"]["value"], "pub_key.value"), int(v["voting_power"])) for v in vals]
     if _hex(validator_set_hash(keys)) != hdr["validators_hash"]:
         raise InvalidArgument("header.validators_hash does not match validator_set")
-    last = hdr["last_block_id"]
-    version = hdr.get("version") or {}
-    computed, _ = header_hash(
-        chain_id=hdr["chain_id"],
-        height=int(hdr["height"]),
-        time_ns=parse_rfc3339_nanos(hdr["time"]),
-        last_block_id=(
-            bytes.fromhex(last["hash"]),
-            int(last["parts"]["total"]),
-            bytes.fromhex(last["parts"]["hash"]),
-        ),
-        **{
-            name: bytes.fromhex(hdr[name])
-            for name in (
-                "last_commit_hash",
-                "data_hash",
-                "validators_hash",
-                "next_validators_hash",
-                "consensus_hash",
-                "app_hash",
-                "last_results_hash",
-                "evidence_hash",
-                "proposer_address",
-            )
-        },
-        block_version=int(version.get("block") or 0),
-        app_version=int(version.get("app") or 0),
-    )
+    computed = block_hash_from_json(header)
     block_id = commit["block_id"]
     if _hex(computed) != block_id["hash"]:
         raise InvalidArgument(f"commit.block_id.hash is not the header's hash {_hex(computed)}")

@@ -24,6 +24,7 @@ from zkagg._protocol.messages import (
     ShardVerdict,
     VerdictReason,
 )
+from zkagg._protocol.seed import chain_anchor
 from zkagg._protocol.sharding import assign_shard
 from zkagg.da import Namespace, PayloadRef
 
@@ -67,13 +68,14 @@ class Deployment:
             circuits=(CircuitRef("fedavg-16", b"\x02" * 32), CircuitRef("quality", b"\x03" * 32)),
             num_shards=self.num_shards,
             seed_height=seed_height,
+            reveal_by=seed_height + 1,
             updates_by=seed_height + 5,
             results_by=seed_height + 10,
             quorum=3,
             quality_threshold_ppm=800_000,
             coordinator_key=self.coordinator.public_key,
             shard_keys=tuple(
-                ShardKeys(a.public_key, e.public_key)
+                ShardKeys(a.public_key, e.public_key, chain_anchor(a))
                 for a, e in zip(self.aggregators, self.decryptors, strict=True)
             ),
         )

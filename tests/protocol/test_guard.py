@@ -67,7 +67,7 @@ def test_valid_updates_are_accepted_and_recorded(
     namespaces = deployment_namespaces(DEPLOYMENT, 4)
     updates = [deployment.update(manifest, c) for c in deployment.clients[:8]]
     # Execute
-    for height, u in enumerate(updates, start=11):
+    for height, u in enumerate(updates, start=12):
         guard.check_client_update(
             u,
             height=min(height, 15),
@@ -156,9 +156,9 @@ def test_update_for_a_shard_the_client_is_not_assigned_to(
 def test_update_deadlines(deployment: Deployment, manifest: RoundManifest, guard: MessageGuard) -> None:
     update = deployment.update(manifest, deployment.clients[0])
     with pytest.raises(
-        ProtocolError, match="at height 10 is too early: it must be posted after seed height 10"
+        ProtocolError, match="at height 11 is too early: it must be posted after reveal_by 11"
     ):
-        guard.check_client_update(update, height=10)
+        guard.check_client_update(update, height=11)
     with pytest.raises(ProtocolError, match="at height 16 is past its deadline: updates_by is 15"):
         guard.check_client_update(update, height=16)
     # rejected messages do not use up the client's slot
@@ -203,7 +203,7 @@ def fed(
     out: dict[int, list[IncludedUpdate]] = {s: [] for s in range(4)}
     for i, client in enumerate(deployment.clients[:12]):
         u = deployment.update(manifest, client)
-        height = 11 + i % 5
+        height = 12 + i % 4
         guard.check_client_update(u, height=height, blob_commitment=_blob_commitment(u))
         out[u.shard].append(IncludedUpdate(u.client_id, height, _blob_commitment(u)))
     return out

@@ -19,15 +19,17 @@ from zkagg._protocol.messages import (
     IncludedUpdate,
     Message,
     RoundManifest,
+    SeedReveal,
     ShardKeys,
     ShardResult,
     ShardVerdict,
     VerdictReason,
     decode_message,
 )
+from zkagg._protocol.seed import make_reveal
 from zkagg.da import Namespace, PayloadRef
 
-MESSAGE_TYPES = [RoundManifest, ClientUpdate, ShardResult, GlobalResult]
+MESSAGE_TYPES = [RoundManifest, ClientUpdate, ShardResult, GlobalResult, SeedReveal]
 
 # -- strategies ------------------------------------------------------------------------------------
 
@@ -45,7 +47,8 @@ client_ids = st.binary(min_size=1, max_size=64)
 def manifests(draw: st.DrawFn) -> RoundManifest:
     n = draw(st.integers(1, 6))
     seed = draw(st.integers(1, 2**40))
-    updates_by = draw(st.integers(seed + 1, seed + 2**20))
+    reveal_by = draw(st.integers(seed + 1, seed + 2**10))
+    updates_by = draw(st.integers(reveal_by + 1, reveal_by + 2**20))
     circuits = draw(st.lists(st.builds(CircuitRef, names, st.binary(min_size=1, max_size=64)), max_size=4))
     unique = tuple({c.circuit_id: c for c in circuits}.values())
     return RoundManifest(
@@ -60,12 +63,13 @@ def manifests(draw: st.DrawFn) -> RoundManifest:
         circuits=unique,
         num_shards=n,
         seed_height=seed,
+        reveal_by=reveal_by,
         updates_by=updates_by,
         results_by=draw(st.integers(updates_by + 1, updates_by + 2**20)),
         quorum=draw(st.integers(1, n)),
         quality_threshold_ppm=draw(st.integers(0, 1_000_000)),
         coordinator_key=draw(key32),
-        shard_keys=tuple(draw(st.lists(st.builds(ShardKeys, key32, key32), min_size=n, max_size=n))),
+        shard_keys=tuple(draw(st.lists(st.builds(ShardKeys, key32, key32, key32), min_size=n, max_size=n))),
         signature=draw(sig64),
     )
 
@@ -121,7 +125,17 @@ def global_results(draw: st.DrawFn) -> GlobalResult:
     )
 
 
-ANY_MESSAGE = st.one_of(manifests(), client_updates, shard_results(), global_results())
+seed_reveals = st.builds(
+    SeedReveal,
+    deployment=key32,
+    round=u64,
+    shard=st.integers(0, 1023),
+    value=key32,
+    aggregator_key=key32,
+    signature=sig64,
+)
+
+ANY_MESSAGE = st.one_of(manifests(), client_updates, shard_results(), global_results(), seed_reveals)
 
 
 # -- round trips -----------------------------------------------------------------------------------
@@ -192,9 +206,9 @@ def test_wrong_magic_type_and_version(deployment: Deployment) -> None:
         RoundManifest.from_bytes(b"ZKAX" + encoded[4:])
     with pytest.raises(ProtocolError, match="RoundManifest: message type must be 1, not 2"):
         RoundManifest.from_bytes(encoded[:4] + b"\x02" + encoded[5:])
-    with pytest.raises(ProtocolError, match=r"RoundManifest: version must be one of \[1\].*, not 9"):
+    with pytest.raises(ProtocolError, match=r"RoundManifest: version must be one of \[2\].*, not 9"):
         RoundManifest.from_bytes(encoded[:5] + b"\x09" + encoded[6:])
-    with pytest.raises(ProtocolError, match=r"message: type must be one of \[1, 2, 3, 4\], not 9"):
+    with pytest.raises(ProtocolError, match=r"message: type must be one of \[1, 2, 3, 4, 5\], not 9"):
         decode_message(encoded[:4] + b"\x09" + encoded[5:])
     with pytest.raises(ProtocolError, match="message: magic must be b'ZKAG', not b'JUNK'"):
         decode_message(b"JUNK\x02" + encoded[5:])
@@ -259,7 +273,8 @@ def test_bad_namespace_inside_a_payload_ref_is_a_protocol_error(deployment: Depl
     [
         ({"deployment": b"short"}, "deployment must be exactly 32 bytes long, not 5"),
         ({"quantization_scale": 63}, r"quantization_scale must be an integer in \[0, 62\], not 63"),
-        ({"updates_by": 10}, r"updates_by must be an integer in \[11, "),
+        ({"reveal_by": 10}, r"reveal_by must be an integer in \[11, "),
+        ({"updates_by": 11}, r"updates_by must be an integer in \[12, "),
         ({"results_by": 15}, r"results_by must be an integer in \[16, "),
         ({"quorum": 0}, r"quorum must be an integer in \[1, 4\], not 0"),
         ({"quality_threshold_ppm": 1_000_001}, r"quality_threshold_ppm must be .*not 1000001"),
@@ -370,11 +385,14 @@ def test_message_sizes_are_compact(deployment: Deployment) -> None:
     update = deployment.update(manifest, deployment.clients[0], plaintext=b"x" * 1000)
     assert len(update.to_bytes()) == 6 + 32 + 8 + 2 + 4 + 16 + 32 + 4 + 64 + 8 + 4 + 1048 + 1 + 64
     # header, deployment, round, commitment (4 + 64), no model ref, rule, spec, scale, chunk size,
-    # two circuits, shards, three heights, quorum, threshold, coordinator key, four shard key pairs,
-    # signature
+    # two circuits, shards, four heights, quorum, threshold, coordinator key, four shard key triples
+    # (signing, encryption, seed anchor), signature
     circuits = 4 + (2 + 9 + 4 + 32) + (2 + 7 + 4 + 32)
-    expected = 6 + 32 + 8 + 68 + 1 + 8 + 8 + 1 + 4 + circuits + 2 + 24 + 2 + 4 + 32 + 4 + 4 * 64 + 64
-    assert len(manifest.to_bytes()) == expected == 620
+    expected = 6 + 32 + 8 + 68 + 1 + 8 + 8 + 1 + 4 + circuits + 2 + 32 + 2 + 4 + 32 + 4 + 4 * 96 + 64
+    assert len(manifest.to_bytes()) == expected == 756
+    # header, deployment, round, shard, value, aggregator key, signature
+    reveal = make_reveal(manifest, 0, deployment.aggregators[0])
+    assert len(reveal.to_bytes()) == 6 + 32 + 8 + 2 + 32 + 32 + 64
 
 
 # -- one encoding per message (issue 12) -----------------------------------------------------------

@@ -23,7 +23,8 @@ from zkagg._protocol.messages import (
     ShardResult,
     decode_message,
 )
-from zkagg._protocol.sharding import deployment_namespaces, fetch_seed
+from zkagg._protocol.seed import fetch_seed
+from zkagg._protocol.sharding import deployment_namespaces
 from zkagg.da import Blob, DABackend, EmbeddedNode, MemoryBackend, Namespace, read_payload, write_payload
 
 
@@ -56,7 +57,7 @@ def test_a_round_through_the_da_layer(backend: DABackend, deployment: Deployment
     [manifest_blob] = backend.get_all(opened_at, [ns.control])
     read_manifest = RoundManifest.from_bytes(manifest_blob.data)
     check_manifest(read_manifest, height=opened_at, coordinator_key=coordinator_key, round=3)
-    _advance_to(backend, read_manifest.seed_height)
+    _advance_to(backend, read_manifest.reveal_by)
     seed = fetch_seed(backend, read_manifest, timeout=5)
 
     # ...eight clients post their updates, each to its shard's namespace, plus someone's junk

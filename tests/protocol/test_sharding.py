@@ -12,15 +12,12 @@ from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._protocol.sharding import (
     RoundPhase,
     assign_shard,
-    assignment_seed,
     check_quorum,
     cohorts,
     deployment_namespaces,
-    fetch_seed,
     has_quorum,
     round_phase,
 )
-from zkagg.da import Blob, MemoryBackend, Namespace
 
 IDS = [hashlib.sha256(f"client {i}".encode()).digest()[:16] for i in range(4000)]
 
@@ -69,7 +66,7 @@ def test_cohorts_partition_the_clients(deployment: Deployment) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((bytes(31), DEPLOYMENT, 0, b"c", 4), "seed must be 32 bytes \\(a block hash\\), not 31 bytes"),
+        ((bytes(31), DEPLOYMENT, 0, b"c", 4), "seed must be 32 bytes \\(a round seed\\), not 31 bytes"),
         ((SEED, DEPLOYMENT, 0, b"c", 0), r"num_shards must be an integer in \[1, 1024\], not 0"),
         ((SEED, DEPLOYMENT, 0, b"", 4), "client_id must be 1 to 64 bytes long, not 0"),
         ((SEED, DEPLOYMENT, -1, b"c", 4), r"round must be an integer in \[0, 2\*\*64\), not -1"),
@@ -78,21 +75,6 @@ def test_cohorts_partition_the_clients(deployment: Deployment) -> None:
 def test_assignment_argument_errors(args: tuple[object, ...], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         assign_shard(*args)  # type: ignore[arg-type]
-
-
-def test_seed_comes_from_the_header_at_the_seed_height(deployment: Deployment) -> None:
-    # Prepare
-    da = MemoryBackend()
-    for i in range(12):
-        da.submit([Blob.new(Namespace.v0(b"filler"), bytes([i]))])
-    manifest = deployment.manifest(seed_height=10)
-    # Execute
-    seed = fetch_seed(da, manifest, timeout=1)
-    # Assert
-    assert seed == bytes.fromhex(da.get_header(10).hash)
-    assert len(seed) == 32
-    with pytest.raises(ProtocolError, match="seed header must be at height 10, not 11"):
-        assignment_seed(da.get_header(11), 10)
 
 
 def test_namespaces_are_distinct_stable_and_usable_for_blobs() -> None:
@@ -115,11 +97,12 @@ def test_namespaces_are_distinct_stable_and_usable_for_blobs() -> None:
 
 
 def test_round_phases(deployment: Deployment) -> None:
-    m = deployment.manifest(seed_height=10)  # updates_by 15, results_by 20
-    phases = [round_phase(m, h) for h in (1, 10, 11, 15, 16, 20, 21)]
+    m = deployment.manifest(seed_height=10)  # reveal_by 11, updates_by 15, results_by 20
+    phases = [round_phase(m, h) for h in (1, 10, 11, 12, 15, 16, 20, 21)]
     assert phases == [
         RoundPhase.AWAITING_SEED,
         RoundPhase.AWAITING_SEED,
+        RoundPhase.REVEALS,
         RoundPhase.UPDATES,
         RoundPhase.UPDATES,
         RoundPhase.RESULTS,

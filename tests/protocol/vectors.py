@@ -25,6 +25,7 @@ from zkagg._protocol.messages import (
     Message,
     ShardResult,
 )
+from zkagg._protocol.seed import make_reveal
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg.da import Namespace, PayloadRef
 
@@ -67,6 +68,7 @@ def build_messages() -> dict[str, Message]:
         "ShardResult": result,
         "ShardResult(payload)": large,
         "GlobalResult": d.global_result(manifest, [0, 1, 2]),
+        "SeedReveal": make_reveal(manifest, 1, d.aggregators[1]),
     }
 
 

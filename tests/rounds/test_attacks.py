@@ -124,7 +124,7 @@ def test_coordinator_equivocation_is_reported_with_both_heights(world: World) ->
         assert h2 < other.seed_height and other.message_id() != honest.message_id()
         # Execute: every party follows the first; the round runs on it
         found, at = find_manifest(world.node, world.dep, 1, timeout=5)
-        world.tick(honest.seed_height)
+        world.tick(honest.reveal_by)
         for i in range(N_CLIENTS):
             world.client(i).run_round(found)
         world.tick(honest.updates_by)

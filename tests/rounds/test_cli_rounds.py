@@ -69,7 +69,7 @@ def test_run_text_output(tmp_path: Path) -> None:
         (["--client-attack", "noise"], "client_attack must be one of sign-flip, scaled, not 'noise'"),
         (
             ["--shard-attack", "nap"],
-            "shard_attack must be one of tamper-aggregate, replay, withhold, include-unproven, censor, not 'nap'",
+            "shard_attack must be one of tamper-aggregate, replay, withhold, include-unproven, censor, withhold-reveal, not 'nap'",
         ),
         (["--byzantine-shards", "9"], "byzantine_shards must be an integer in [0, 4], not 9"),
         (["--byzantine-clients", "1"], "byzantine_clients must be a fraction in [0, 1), not 1.0"),

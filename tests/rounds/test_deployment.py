@@ -129,15 +129,17 @@ def test_keys_save_each_party_apart(keys: DeploymentKeys, tmp_path: Path) -> Non
         keys.save(tmp_path / "keys")  # no silent overwrite
 
 
-#: The id of this deployment as zkagg computed it before client norm bounds existed (commit 8ef82df):
-#: a deployment without a norm bound must keep its canonical form, hence its id.
-_FROZEN_ID = "d46b4b9383e2fff41c748470cee7418f5ed440a51abb0dbf85609e8008c58c7a"
+#: The id of this deployment: a deployment without a norm bound must keep its canonical form, hence
+#: its id. Recorded before client norm bounds existed (commit 8ef82df, d46b4b93...), and again when
+#: issue 12 put each shard's seed anchor and the reveal window into every deployment (on purpose:
+#: a deployment without anchors cannot seed cohorts that no single party chooses).
+_FROZEN_ID = "ee3ee3d87136cba865807af999f6ea127580ac129e5522c8280130c36c8983d2"
 
 
 def _fixed_keys(**params: object) -> Deployment:
     return Deployment(
         coordinator_key=b"\x01" * 32,
-        shard_keys=(ShardKeys(b"\x02" * 32, b"\x03" * 32),),
+        shard_keys=(ShardKeys(b"\x02" * 32, b"\x03" * 32, b"\x06" * 32),),
         client_keys=(b"\x04" * 32, b"\x05" * 32),
         name="frozen",
         **params,  # type: ignore[arg-type]

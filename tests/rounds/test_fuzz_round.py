@@ -1,11 +1,12 @@
 """Issue 12, "no crash on any DA content": a recorded round with its blobs replaced or mutated.
 
 One honest FedAvg round (5 clients, 2 shards, quorum 1, no quality proofs) is recorded once per
-module on an embedded node: every submission with the height it landed at, and every block hash.
+module on an embedded node: every submission with the height it landed at, and every block header.
 Each example replays it onto a fresh :class:`~zkagg.da.MemoryBackend` (one submission per height, so
-every blob keeps its height) whose block hashes are pinned to the recorded ones: the hash at the
-seed height draws the cohorts, so a changed block keeps its cohorts and a mutation reaches the
-checks behind the assignment. Before the replay, hypothesis changes one to three blobs: random
+every blob keeps its height) whose headers are pinned to the recorded ones (whole headers, so that
+each block hash still matches the fields it is recomputed from): the hash at the seed height draws
+the cohorts, so a changed block keeps its cohorts and a mutation reaches the checks behind the
+assignment. Before the replay, hypothesis changes one to three blobs: random
 bytes, flipped bits, truncation, extension, bytes spliced from another blob, a blob dropped,
 duplicated or moved to another namespace, a JSON field of a payload manifest or of the announcement
 changed, a decoded message re-encoded with one field changed and re-signed with its signer's real
@@ -115,21 +116,21 @@ class _Recording(CountingBackend):
 
 
 class _Replayed(MemoryBackend):
-    """A chain replayed submission by submission, its block hashes pinned to the recorded chain's.
+    """A chain replayed submission by submission, its headers pinned to the recorded chain's.
 
-    The hash at a round's seed height draws its cohorts (:func:`~zkagg._protocol.sharding.fetch_seed`);
-    a block whose blobs changed would hash differently and redraw them, so every client update
-    would be judged misbound before any deeper check ran.
+    The hash at a round's seed height draws its cohorts (:func:`~zkagg._protocol.seed.fetch_seed`,
+    which recomputes it from the header's fields); a block whose blobs changed would hash
+    differently and redraw them, so every client update would be judged misbound before any deeper
+    check ran.
     """
 
-    def __init__(self, hashes: Mapping[int, str]) -> None:
-        self._pinned = dict(hashes)
+    def __init__(self, headers: Mapping[int, Header]) -> None:
+        self._pinned = dict(headers)
         super().__init__()
 
     def _header(self, height: int) -> Header:
         header = super()._header(height)
-        pinned = self._pinned.get(height)
-        return header if pinned is None else dataclasses.replace(header, hash=pinned)
+        return self._pinned.get(height, header)
 
 
 @dataclass(frozen=True, repr=False)
@@ -141,7 +142,7 @@ class Recorded:
     tick: Namespace
     #: Heights 2..head (height 1 is the empty genesis block), one submission each.
     blocks: Mapping[int, tuple[Blob, ...]]
-    hashes: Mapping[int, str]
+    headers: Mapping[int, Header]
     #: Every party's private signing key, by its public key.
     signers: Mapping[bytes, SigningKey]
     #: The plaintext each honest ClientUpdate committed to, by its ``commitments`` bytes.
@@ -178,7 +179,7 @@ class Recorded:
 
     def replay(self, chain: Mapping[int, Sequence[Blob]]) -> _Replayed:
         """``chain`` on a fresh backend with the recorded block hashes; an emptied height gets a filler."""
-        backend = _Replayed(self.hashes)
+        backend = _Replayed(self.headers)
         for height in sorted(chain):
             landed = backend.submit(list(chain[height]) or [Blob.new(self.tick, b"emptied")])
             assert landed == height
@@ -235,7 +236,7 @@ def _recorded(root: Path, node: EmbeddedNode, blocks: dict[int, tuple[Blob, ...]
         namespaces=deployment_namespaces(dep.deployment_id, dep.n_shards),
         tick=Ticker.for_deployment(node, dep).namespace,
         blocks=blocks,
-        hashes={h: node.get_header(h).hash for h in range(1, head + 1)},
+        headers={h: node.get_header(h) for h in range(1, head + 1)},
         signers={p.signing.public_key: p.signing for p in parties},
         plaintexts=plaintexts,
         announce_height=announce_height,
@@ -935,10 +936,10 @@ def test_a_manifest_for_round_2_to_the_63_is_audited_without_visiting_the_rounds
     chain[rec.manifest_height].append(Blob.new(rec.namespaces.control, signed.to_bytes()))
     # Execute
     report = audit(rec.replay(chain), rec.deployment)
-    # Assert: both rounds audited; round 1 as recorded, round 2**63 has no global result
+    # Assert: both rounds audited; round 1 as recorded, round 2**63 is beyond the seed chains
     assert [r.round for r in report.rounds] == [1, 2**63]
     assert not report.rounds[0].mismatches
-    assert any("no global result" in m.what for m in report.rounds[1].mismatches)
+    assert any("round must be at most 65536" in m.what for m in report.rounds[1].mismatches)
 
 
 # -- the command line ----------------------------------------------------------------------------

@@ -281,7 +281,7 @@ def manual_round(tmp_path: Path) -> Iterator[Callable[..., ManualRound]]:
         opened.append((node, coordinator))
         coordinator.announce()
         manifest, _ = coordinator.open_round(1)
-        wait_height(node, manifest.seed_height, ticker, 60)
+        wait_height(node, manifest.reveal_by, ticker, 60)
         data = load_digits_task(seed=dep.data_seed, probe_size=dep.probe_size)
         parts = dirichlet_partition(data.y_train, 2, alpha=dep.alpha, seed=dep.data_seed)
         for i in range(2):

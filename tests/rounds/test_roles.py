@@ -16,8 +16,9 @@ from zkagg._protocol.coordinator import Coordinator
 from zkagg._protocol.deployment import DeploymentKeys
 from zkagg._protocol.messages import ClientUpdate
 from zkagg._protocol.reading import Ticker
+from zkagg._protocol.seed import fetch_seed
 from zkagg._protocol.shard import ShardAggregator
-from zkagg._protocol.sharding import assign_shard, deployment_namespaces, fetch_seed
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import decode_vector, encode_vector
 from zkagg.da import Blob, EmbeddedNode
 
@@ -49,7 +50,7 @@ def test_shard_refuses_an_update_that_does_not_match_its_commitment(tmp_path: Pa
         tick = Ticker.for_deployment(node, dep)
         coordinator = Coordinator(dep, keys.coordinator, node, state_dir=tmp_path / "c", advance=tick)
         manifest, _ = coordinator.open_round(1)
-        tick(manifest.seed_height)
+        tick(manifest.reveal_by)
         for i in range(3):
             ClientParty(
                 dep, i, keys.clients[i], node, data.x_train[parts[i]], data.y_train[parts[i]]

@@ -54,6 +54,9 @@ def test_honest_rounds_learn_and_audit(run_rounds: Any) -> None:
     result = audit(ran.node, ran.deployment)
     assert result.clean, (result.mismatches, result.findings)  # reproduces, and nobody was caught
     assert [r.round for r in result.rounds] == [1, 2] and all(r.global_model for r in result.rounds)
+    # every shard's seed reveal counted (issue 12: cohorts no single party can choose)
+    assert all(r.absent_reveals == [] for r in report.rounds)
+    assert all(r.absent_reveals == [] for r in result.rounds)
 
 
 def test_dropout_completes_the_round(run_rounds: Any) -> None:

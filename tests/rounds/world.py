@@ -21,7 +21,8 @@ from zkagg._protocol.guard import QUALITY_CIRCUIT
 from zkagg._protocol.keys import Identity
 from zkagg._protocol.messages import CircuitRef, ClientUpdate, RoundManifest, ShardKeys
 from zkagg._protocol.reading import Ticker
-from zkagg._protocol.sharding import assign_shard, deployment_namespaces, fetch_seed
+from zkagg._protocol.seed import chain_anchor, fetch_seed
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import encode_vector, vector_commitment
 from zkagg.da import Blob, EmbeddedNode, write_payload
 
@@ -91,8 +92,9 @@ def forged_manifest(
         "circuits": (CircuitRef(QUALITY_CIRCUIT, b"\x01" * 32),) if dep.quality else (),
         "num_shards": dep.n_shards,
         "seed_height": seed_height,
-        "updates_by": seed_height + dep.update_window,
-        "results_by": seed_height + dep.update_window + dep.result_window,
+        "reveal_by": seed_height + dep.reveal_window,
+        "updates_by": seed_height + dep.reveal_window + dep.update_window,
+        "results_by": seed_height + dep.reveal_window + dep.update_window + dep.result_window,
         "quorum": dep.quorum,
         "quality_threshold_ppm": workload.quality_threshold_ppm(dep, q),
         "coordinator_key": dep.coordinator_key,
@@ -105,7 +107,9 @@ def forged_manifest(
 def attacker_keys() -> ShardKeys:
     attacker = Identity.generate(encryption=True)
     assert attacker.encryption is not None
-    return ShardKeys(attacker.signing.public_key, attacker.encryption.public_key)
+    return ShardKeys(
+        attacker.signing.public_key, attacker.encryption.public_key, chain_anchor(attacker.signing)
+    )
 
 
 def mismatches(report: AuditReport) -> str:
@@ -123,7 +127,7 @@ def caught(w: World) -> str:
 def open_with_honest_clients(w: World, skip: int) -> tuple[Coordinator, RoundManifest]:
     coordinator = w.coordinator()
     manifest, _ = coordinator.open_round(1)
-    w.tick(manifest.seed_height)
+    w.tick(manifest.reveal_by)
     for i in range(N_CLIENTS):
         if i != skip:
             w.client(i).run_round(manifest)

@@ -29,7 +29,11 @@ Any difference is a :class:`Mismatch`; :attr:`AuditReport.ok` is true when there
 the protocol caught along the way (a shard excluded for a reason that is not liveness, a client
 excluded or refused for what it signed) are :attr:`AuditReport.findings`: they do not make the
 global models wrong, but they name who tried; :attr:`AuditReport.clean` is true when there are
-neither mismatches nor findings.
+neither mismatches nor findings. The audit also lists, per round, the shards whose seed reveal is
+absent (:attr:`RoundAudit.absent_reveals`, with the reasons of refused reveals): withholding or
+censoring a reveal biases the cohorts a little (:mod:`zkagg._protocol.seed`), so it is reported,
+but like a missing shard result it is a fact of the round, not a disagreement with the coordinator
+or a signed cheat, and changes neither.
 """
 
 from __future__ import annotations
@@ -74,6 +78,10 @@ class RoundAudit:
     mismatches: list[Mismatch] = field(default_factory=list)
     #: Cheats the protocol caught in this round (:attr:`~zkagg._protocol.judge.RoundJudgement.findings`).
     findings: list[str] = field(default_factory=list)
+    #: Shards whose seed reveal did not count this round (withheld, censored, late or off-chain).
+    absent_reveals: list[int] = field(default_factory=list)
+    #: Why reveals in the window were refused (``"height h: reason: detail"``).
+    refused_reveals: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +119,8 @@ class AuditReport:
                     "global_model": r.global_model,
                     "mismatches": [str(m) for m in r.mismatches],
                     "findings": list(r.findings),
+                    "absent_reveals": r.absent_reveals,
+                    "refused_reveals": r.refused_reveals,
                 }
                 for r in self.rounds
             ],
@@ -311,6 +321,9 @@ def _audit_round(
         {"shard": v.shard, "reason": v.reason.value, "detail": v.detail} for v in judgement.verdicts
     ]
     ra.findings = list(judgement.findings)
+    if judgement.seed is not None:
+        ra.absent_reveals = judgement.seed.absent
+        ra.refused_reveals = list(judgement.seed.refused)
     for line in judgement.evidence:
         miss(f"evidence: {line}")
     posted_verdicts = {v.shard: v for v in result.verdicts}

@@ -5,7 +5,8 @@ Client ``i`` reads the round's manifest and global model ``g`` (integers at the 
 :mod:`zkagg._protocol.workload`, quantizes the difference to ``q_i``, commits to it
 (:func:`~zkagg.commit_update`), seals ``q_i`` to its shard's aggregator and posts a signed
 :class:`~zkagg._protocol.messages.ClientUpdate` into its shard's namespace (the shard is a hash of
-the round's seed and the client's id, :func:`~zkagg.assign_shard`).
+the round's seed and the client's id, :func:`~zkagg.assign_shard`; the seed is known at the
+manifest's ``reveal_by``, :mod:`zkagg._protocol.seed`).
 
 Client norm bounds (opt-in: ``Deployment.client_norm_bound`` ``C``). A client proves
 ``||q_i / 2**s||_2 <= C`` for exactly the vector behind its posted commitment
@@ -42,7 +43,8 @@ from zkagg._protocol.messages import (
     ClientUpdate,
     RoundManifest,
 )
-from zkagg._protocol.sharding import assign_shard, deployment_namespaces, fetch_seed
+from zkagg._protocol.seed import fetch_seed
+from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import encode_vector, read_vector
 from zkagg.da import Blob, DABackend, PayloadRef
 
@@ -137,7 +139,7 @@ class ClientParty:
         return self._model_cache[ref]
 
     def run_round(self, manifest: RoundManifest) -> ClientReport:
-        """Train, commit and post this round's update (after the seed height exists)."""
+        """Train, commit and post this round's update (waits for the manifest's ``reveal_by``: the seed)."""
         t0 = time.perf_counter()
         dep = self.deployment
         # Never seal to a key (or follow rules) the deployment does not name, whoever signed the manifest.

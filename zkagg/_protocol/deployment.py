@@ -33,6 +33,7 @@ from zkagg._home import atomic_write_bytes
 from zkagg._kzg.commit import CommitmentDomain
 from zkagg._protocol.keys import KEY_SIZE, Identity, client_id_for
 from zkagg._protocol.messages import DEPLOYMENT_SIZE, MAX_SHARDS, ShardKeys
+from zkagg._protocol.seed import chain_anchor
 
 __all__ = ["DEPLOYMENT_FORMAT", "Deployment", "DeploymentKeys"]
 
@@ -88,8 +89,11 @@ class Deployment:
         The quality threshold of a round is ``max(floor, global probe accuracy - margin)``.
     quorum
         Accepted shards needed for a global model.
-    update_window, result_window
-        DA blocks for client updates after the seed height, and for shard results after that.
+    reveal_window, update_window, result_window
+        DA blocks for the shards' seed reveals after the seed height (:mod:`zkagg._protocol.seed`;
+        on a real chain a few blocks: enough for every shard to post one small blob, not so many
+        that clients wait long to learn their shard), for client updates after that, and for shard
+        results after that.
     client_norm_bound
         ``None`` (the default): clients prove nothing about their updates. A positive number ``C``:
         every client proves ``||update||_2 <= C`` (float units) for the update it committed to
@@ -109,7 +113,8 @@ class Deployment:
     coordinator_key
         The coordinator's Ed25519 public key.
     shard_keys
-        Each shard aggregator's Ed25519 and X25519 public keys.
+        Each shard aggregator's Ed25519 and X25519 public keys and the anchor of its seed chain
+        (:func:`~zkagg._protocol.seed.chain_anchor`; JSON ``signing``, ``encryption``, ``anchor``).
     client_keys
         Each client's Ed25519 public key (the client registry; client ``i`` trains on part ``i``).
     """
@@ -134,6 +139,7 @@ class Deployment:
     quality_floor: float = 0.3
     quality_margin: float = 0.1
     quorum: int = 0
+    reveal_window: int = 10
     update_window: int = 60
     result_window: int = 120
     client_norm_bound: float | None = None
@@ -175,6 +181,7 @@ class Deployment:
         if self.quorum == 0:
             object.__setattr__(self, "quorum", self.n_shards // 2 + 1)
         _int("quorum", self.quorum, 1, self.n_shards)
+        _int("reveal_window", self.reveal_window, 1, 10**6)
         _int("update_window", self.update_window, 1, 10**6)
         _int("result_window", self.result_window, 1, 10**6)
         if self.client_norm_bound is not None:
@@ -247,7 +254,12 @@ class Deployment:
                 value = value.hex()
             elif f.name == "shard_keys":
                 value = [
-                    {"signing": k.signing_key.hex(), "encryption": k.encryption_key.hex()} for k in value
+                    {
+                        "signing": k.signing_key.hex(),
+                        "encryption": k.encryption_key.hex(),
+                        "anchor": k.seed_anchor.hex(),
+                    }
+                    for k in value
                 ]
             elif f.name == "client_keys":
                 value = [k.hex() for k in value]
@@ -282,11 +294,18 @@ class Deployment:
         try:
             kwargs["coordinator_key"] = bytes.fromhex(str(obj["coordinator_key"]))
             kwargs["shard_keys"] = tuple(
-                ShardKeys(bytes.fromhex(k["signing"]), bytes.fromhex(k["encryption"]))
+                ShardKeys(
+                    bytes.fromhex(k["signing"]), bytes.fromhex(k["encryption"]), bytes.fromhex(k["anchor"])
+                )
                 for k in obj["shard_keys"]
             )
             kwargs["client_keys"] = tuple(bytes.fromhex(k) for k in obj["client_keys"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise InvalidArgument(
+                f"deployment keys are malformed: missing {exc} (a deployment made before seed "
+                "anchors has none: run zkagg init again)"
+            ) from exc
+        except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"deployment keys are malformed: {exc!r}") from exc
         return cls(**kwargs)
 
@@ -341,7 +360,9 @@ class DeploymentKeys:
         shard_keys = []
         for s in self.shards:
             assert s.encryption is not None
-            shard_keys.append(ShardKeys(s.signing.public_key, s.encryption.public_key))
+            shard_keys.append(
+                ShardKeys(s.signing.public_key, s.encryption.public_key, chain_anchor(s.signing))
+            )
         return Deployment(
             coordinator_key=self.coordinator.signing.public_key,
             shard_keys=tuple(shard_keys),

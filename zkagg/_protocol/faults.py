@@ -23,7 +23,14 @@ CLIENT_ATTACKS: Final = ("sign-flip", "scaled")
 #: valid proof exists: ``forge`` posts a (valid) norm proof of its clipped honest update, which is
 #: bound to other commitments than the ones it posts; ``omit`` posts no proof.
 NORM_EVASIONS: Final = ("forge", "omit")
-SHARD_ATTACKS: Final = ("tamper-aggregate", "replay", "withhold", "include-unproven", "censor")
+SHARD_ATTACKS: Final = (
+    "tamper-aggregate",
+    "replay",
+    "withhold",
+    "include-unproven",
+    "censor",
+    "withhold-reveal",
+)
 
 
 def attacked_update(

@@ -42,9 +42,11 @@ from zkagg._protocol.messages import (
     GlobalResult,
     IncludedUpdate,
     RoundManifest,
+    ShardKeys,
     ShardResult,
     VerdictReason,
 )
+from zkagg._protocol.seed import SEED_CHAIN_LENGTH
 from zkagg._protocol.sharding import DeploymentNamespaces, assign_shard, deployment_namespaces
 from zkagg.da import Namespace
 
@@ -114,8 +116,9 @@ def check_manifest_rules(manifest: RoundManifest, deployment: Deployment) -> Non
     """Check everything in a manifest that the deployment fixes, before anyone follows it.
 
     A coordinator signs manifests, but it does not choose the rules of a round: the shard keys
-    clients seal to, the spec (hence the SRS and the domain), scale, chunk size, number of shards,
-    quorum, the windows after the seed height and the names of the circuits are the deployment's
+    clients seal to and the anchors of their seed chains, the spec (hence the SRS and the domain),
+    scale, chunk size, number of shards, quorum, the windows after the seed height (reveals,
+    updates, results) and the names of the circuits are the deployment's
     (``deployment.json``, whose hash is the deployment id). Clients, shards, judging and the audit
     all call this, so a manifest that names other keys or weaker rules is followed by nobody.
     The quality threshold depends on the round's global model as well; it is checked where the
@@ -125,10 +128,17 @@ def check_manifest_rules(manifest: RoundManifest, deployment: Deployment) -> Non
     ------
     ProtocolError
         A field differs from what the deployment fixes; the message names the field, what it must
-        be and what it was.
+        be and what it was. A round beyond the seed chains
+        (:data:`~zkagg._protocol.seed.SEED_CHAIN_LENGTH`) is refused too.
     """
     what = f"RoundManifest of round {manifest.round}"
-    updates_by = manifest.seed_height + deployment.update_window
+    if manifest.round > SEED_CHAIN_LENGTH:
+        raise ProtocolError(
+            f"{what}: round must be at most {SEED_CHAIN_LENGTH}, where the shards' seed chains end "
+            "(rekey the deployment)"
+        )
+    reveal_by = manifest.seed_height + deployment.reveal_window
+    updates_by = reveal_by + deployment.update_window
     fixed: tuple[tuple[str, object, object], ...] = (
         ("deployment", manifest.deployment, deployment.deployment_id),
         ("coordinator_key", manifest.coordinator_key, deployment.coordinator_key),
@@ -138,6 +148,7 @@ def check_manifest_rules(manifest: RoundManifest, deployment: Deployment) -> Non
         ("quantization_scale", manifest.quantization_scale, deployment.scale),
         ("chunk_size", manifest.chunk_size, deployment.chunk_size),
         ("quorum", manifest.quorum, deployment.quorum),
+        ("reveal_by", manifest.reveal_by, reveal_by),
         ("updates_by", manifest.updates_by, updates_by),
         ("results_by", manifest.results_by, updates_by + deployment.result_window),
         (
@@ -150,13 +161,8 @@ def check_manifest_rules(manifest: RoundManifest, deployment: Deployment) -> Non
         named = manifest.shard_keys[k] if k < len(manifest.shard_keys) else None
         if named != keys:
             raise ProtocolError(
-                f"{what}: shard {k}'s keys must be the deployment's (signing {keys.signing_key.hex()[:16]}..., "
-                f"encryption {keys.encryption_key.hex()[:16]}...), not "
-                + (
-                    "missing"
-                    if named is None
-                    else f"signing {named.signing_key.hex()[:16]}..., encryption {named.encryption_key.hex()[:16]}..."
-                )
+                f"{what}: shard {k}'s keys must be the deployment's ({_show_keys(keys)}), not "
+                + ("missing" if named is None else _show_keys(named))
             )
     for name, have, want in fixed:
         if have != want:
@@ -166,6 +172,13 @@ def check_manifest_rules(manifest: RoundManifest, deployment: Deployment) -> Non
             f"{what}: quality_threshold_ppm must be 0 in a deployment without the quality gate, "
             f"not {manifest.quality_threshold_ppm}"
         )
+
+
+def _show_keys(keys: ShardKeys) -> str:
+    return (
+        f"signing {keys.signing_key.hex()[:16]}..., encryption {keys.encryption_key.hex()[:16]}..., "
+        f"seed anchor {keys.seed_anchor.hex()[:16]}..."
+    )
 
 
 def _show(value: object) -> str:
@@ -188,7 +201,7 @@ class MessageGuard:
     manifest
         The round's manifest, already checked with :func:`check_manifest`.
     seed
-        The assignment seed (:func:`zkagg._protocol.sharding.fetch_seed`).
+        The assignment seed (:func:`zkagg._protocol.seed.fetch_seed`).
     client_registry
         Known clients, ``{client id: Ed25519 public key}``. Without one, a client id must be
         :func:`zkagg._protocol.keys.client_id_for` of the update's key (self-certifying ids). With one, the
@@ -326,8 +339,8 @@ class MessageGuard:
         ------
         ProtocolError
             Another deployment, round or shard namespace; a shard outside the manifest; a client id
-            not bound to the key; a bad signature; a client not assigned to the shard; posted before
-            the seed or after ``updates_by``; a sample count above the bound; a replay, or a second
+            not bound to the key; a bad signature; a client not assigned to the shard; posted at or
+            before ``reveal_by`` (when the seed is not known yet) or after ``updates_by``; a sample count above the bound; a replay, or a second
             update of the same client.
         """
         what = f"ClientUpdate of client {update.client_id.hex()}"
@@ -359,7 +372,7 @@ class MessageGuard:
                 f"{what} is for shard {update.shard}, but the client is assigned to shard {assigned} "
                 f"in round {m.round}",
             )
-        self._window(what, height, m.seed_height, m.updates_by, "seed height", "updates_by")
+        self._window(what, height, m.reveal_by, m.updates_by, "reveal_by", "updates_by")
         if self._max_samples is not None and update.sample_count > self._max_samples:
             raise _Rejected(
                 VerdictReason.MALFORMED,

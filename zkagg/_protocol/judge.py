@@ -35,7 +35,8 @@ from zkagg._protocol.messages import (
     VerdictReason,
 )
 from zkagg._protocol.reading import check_round_start, read_range
-from zkagg._protocol.sharding import deployment_namespaces, fetch_seed, has_quorum
+from zkagg._protocol.seed import SeedDraw, draw_seed
+from zkagg._protocol.sharding import deployment_namespaces, has_quorum
 from zkagg.da import DABackend, PayloadRef, read_payload
 
 __all__ = ["LATE_GRACE", "Progress", "RoundJudgement", "ShardJudgement", "judge_round", "quiet"]
@@ -86,6 +87,8 @@ class RoundJudgement:
     #: registered client that the guard refused as malformed or misbound (a sample count above the
     #: bound, another shard). The global model is right regardless; these say who tried.
     findings: list[str] = field(default_factory=list)
+    #: How the round's seed came about: which shards' reveals counted, which are absent and why.
+    seed: SeedDraw | None = None
 
     @property
     def verdicts(self) -> tuple[ShardVerdict, ...]:
@@ -126,9 +129,10 @@ def judge_round(
     dep = deployment
     ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
     backend.wait_for_height(manifest.results_by + LATE_GRACE, timeout=timeout)
-    seed = fetch_seed(backend, manifest, timeout)
     # The round's rules are the deployment's, whatever the coordinator signed (ProtocolError if not).
     check_manifest_rules(manifest, dep)
+    draw = draw_seed(backend, manifest, timeout)
+    seed = draw.seed
     global_q = check_round_start(backend, dep, manifest)
     guard = MessageGuard(
         manifest, seed, client_registry=dep.client_registry, max_sample_count=dep.sample_count_bound
@@ -237,6 +241,7 @@ def judge_round(
         threshold,
         evidence,
         findings,
+        draw,
     )
 
 

@@ -1,4 +1,4 @@
-r"""The four signed messages of a round (DESIGN.md §1) and their binary encoding.
+r"""The signed messages of a round (DESIGN.md §1) and their binary encoding.
 
 ========================  ==========================  ========================================
 message                   signed by                   posted to (:mod:`zkagg._protocol.sharding`)
@@ -7,12 +7,13 @@ message                   signed by                   posted to (:mod:`zkagg._pr
 :class:`ClientUpdate`     the client                  the namespace of the client's shard
 :class:`ShardResult`      the shard's aggregator      the control namespace
 :class:`GlobalResult`     the coordinator             the control namespace
+:class:`SeedReveal`       a shard's aggregator        the control namespace
 ========================  ==========================  ========================================
 
 Encoding (:mod:`zkagg._wire`): ``"ZKAG" | type (u8) | version (u8) | fields | signature (64)``,
 fixed schemas, big-endian integers, length-prefixed byte strings and lists with per-field limits.
-Types: 1 manifest, 2 client update, 3 shard result, 4 global result; the shard result is at version 2
-(it added the excluded updates), every other type at version 1.
+Types: 1 manifest (version 2: reveal height and seed anchors), 2 client update, 3 shard result
+(version 2: the excluded updates), 4 global result, 5 seed reveal; the others are at version 1.
 Payloads that belong to other parts of zkagg (the aggregation spec, KZG commitments, proofs, the
 shard aggregate) are carried as opaque bytes.
 
@@ -63,6 +64,7 @@ __all__ = [
     "DISCLOSED_REASONS",
     "MAX_SHARDS",
     "NOT_CAUGHT",
+    "SEED_VALUE_SIZE",
     "BlobRef",
     "CircuitRef",
     "ClientUpdate",
@@ -72,6 +74,7 @@ __all__ = [
     "IncludedUpdate",
     "Message",
     "RoundManifest",
+    "SeedReveal",
     "ShardKeys",
     "ShardResult",
     "ShardVerdict",
@@ -83,6 +86,8 @@ __all__ = [
 DEPLOYMENT_SIZE: Final = 32
 #: Most shards a manifest may declare.
 MAX_SHARDS: Final = 1024
+#: Size of a seed-chain value (an anchor or a reveal): a SHA-256 digest.
+SEED_VALUE_SIZE: Final = 32
 #: Largest opaque field that names or describes something small (aggregation spec).
 MAX_SPEC_BYTES: Final = 64 * 1024
 #: Largest commitment list of one client update or of the global model (KZG points, opaque here).
@@ -216,14 +221,21 @@ class CircuitRef:
 
 @dataclass(frozen=True)
 class ShardKeys:
-    """A shard aggregator's public keys: Ed25519 to sign results, X25519 to receive updates."""
+    """A shard aggregator's public keys and the anchor of its seed chain.
+
+    Ed25519 signs its results and reveals, X25519 receives updates, and ``seed_anchor`` is the head
+    of the hash chain whose values it reveals round by round to seed the cohorts
+    (:mod:`zkagg._protocol.seed`).
+    """
 
     signing_key: bytes
     encryption_key: bytes
+    seed_anchor: bytes
 
     def __post_init__(self) -> None:
         _bytes("signing_key", self.signing_key, KEY_SIZE, KEY_SIZE)
         _bytes("encryption_key", self.encryption_key, KEY_SIZE, KEY_SIZE)
+        _bytes("seed_anchor", self.seed_anchor, SEED_VALUE_SIZE, SEED_VALUE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -377,7 +389,7 @@ class ShardVerdict:
 
 
 class _Signed:
-    """Encoding, signing and verification shared by the four messages (frozen dataclasses)."""
+    """Encoding, signing and verification shared by the round messages (frozen dataclasses)."""
 
     TYPE: ClassVar[int]
     VERSION: ClassVar[int] = 1
@@ -531,10 +543,13 @@ class RoundManifest(_Signed):
     num_shards
         Number of shards, ``1 .. 1024``.
     seed_height
-        The DA height whose header hash seeds the shard assignment (:mod:`zkagg._protocol.sharding`); it
-        must be above the manifest's own height so that the coordinator cannot choose it.
+        The DA height whose (recomputed) block hash seeds the shard assignment together with the
+        shards' reveals (:mod:`zkagg._protocol.seed`); it must be above the manifest's own height so
+        that the coordinator cannot choose it.
+    reveal_by
+        Last height at which a shard's :class:`SeedReveal` counts; ``> seed_height``.
     updates_by
-        Last height at which a client update counts; ``> seed_height``.
+        Last height at which a client update counts; ``> reveal_by``.
     results_by
         Last height at which a shard result counts; ``> updates_by``.
     quorum
@@ -550,6 +565,8 @@ class RoundManifest(_Signed):
     """
 
     TYPE: ClassVar[int] = 1
+    #: Version 2 added ``reveal_by`` and each shard's ``seed_anchor``.
+    VERSION: ClassVar[int] = 2
 
     deployment: bytes
     round: int
@@ -562,6 +579,7 @@ class RoundManifest(_Signed):
     circuits: tuple[CircuitRef, ...]
     num_shards: int
     seed_height: int
+    reveal_by: int
     updates_by: int
     results_by: int
     quorum: int
@@ -586,7 +604,8 @@ class RoundManifest(_Signed):
             raise InvalidArgument(f"circuits must have unique circuit ids, not {ids}")
         _uint("num_shards", self.num_shards, 1, MAX_SHARDS)
         _uint("seed_height", self.seed_height, 1, _U64)
-        _uint("updates_by", self.updates_by, self.seed_height + 1, _U64)
+        _uint("reveal_by", self.reveal_by, self.seed_height + 1, _U64)
+        _uint("updates_by", self.updates_by, self.reveal_by + 1, _U64)
         _uint("results_by", self.results_by, self.updates_by + 1, _U64)
         _uint("quorum", self.quorum, 1, self.num_shards)
         _uint("quality_threshold_ppm", self.quality_threshold_ppm, 0, PPM)
@@ -616,6 +635,7 @@ class RoundManifest(_Signed):
             w.bytes_(f"circuits[{i}].vk_hash", c.vk_hash, min_len=1, max_len=MAX_HASH_BYTES)
         w.u16("num_shards", self.num_shards)
         w.u64("seed_height", self.seed_height)
+        w.u64("reveal_by", self.reveal_by)
         w.u64("updates_by", self.updates_by)
         w.u64("results_by", self.results_by)
         w.u16("quorum", self.quorum)
@@ -625,6 +645,7 @@ class RoundManifest(_Signed):
         for i, k in enumerate(self.shard_keys):
             w.fixed(f"shard_keys[{i}].signing_key", k.signing_key, KEY_SIZE)
             w.fixed(f"shard_keys[{i}].encryption_key", k.encryption_key, KEY_SIZE)
+            w.fixed(f"shard_keys[{i}].seed_anchor", k.seed_anchor, SEED_VALUE_SIZE)
 
     @classmethod
     def _read_fields(cls, r: Reader) -> Self:
@@ -647,6 +668,7 @@ class RoundManifest(_Signed):
         )
         num_shards = r.u16("num_shards")
         seed_height = r.u64("seed_height")
+        reveal_by = r.u64("reveal_by")
         updates_by = r.u64("updates_by")
         results_by = r.u64("results_by")
         quorum = r.u16("quorum")
@@ -659,6 +681,7 @@ class RoundManifest(_Signed):
             lambda i: ShardKeys(
                 r.fixed(f"shard_keys[{i}].signing_key", KEY_SIZE),
                 r.fixed(f"shard_keys[{i}].encryption_key", KEY_SIZE),
+                r.fixed(f"shard_keys[{i}].seed_anchor", SEED_VALUE_SIZE),
             ),
             min_count=1,
         )
@@ -674,6 +697,7 @@ class RoundManifest(_Signed):
             circuits=circuits,
             num_shards=num_shards,
             seed_height=seed_height,
+            reveal_by=reveal_by,
             updates_by=updates_by,
             results_by=results_by,
             quorum=quorum,
@@ -1148,14 +1172,80 @@ class GlobalResult(_Signed):
         )
 
 
-#: Any of the four round messages.
-Message = RoundManifest | ClientUpdate | ShardResult | GlobalResult
+# -- SeedReveal -------------------------------------------------------------------------------------
 
-_BY_TYPE: Final[dict[int, type[RoundManifest | ClientUpdate | ShardResult | GlobalResult]]] = {
+
+@dataclass(frozen=True)
+class SeedReveal(_Signed):
+    """A shard aggregator's contribution to a round's assignment seed: the next value of its seed chain.
+
+    ``value`` must be ``v_r = H^(L - r)(s)`` for the chain whose anchor ``H^L(s)`` the deployment
+    names for the shard, so that ``H^r(value)`` is the anchor; the value is fixed when the keys are
+    made, so the shard cannot choose it, only reveal or withhold it. Whether it is, and whether it
+    was posted in the manifest's ``(seed_height, reveal_by]``, is checked by
+    :func:`zkagg._protocol.seed.check_reveal`; the signature says which aggregator revealed.
+
+    Attributes
+    ----------
+    deployment, round, shard
+        Where the reveal belongs.
+    value
+        The 32-byte chain value of ``round``.
+    aggregator_key
+        The shard aggregator's Ed25519 public key.
+    signature
+        Ed25519 signature by ``aggregator_key``.
+    """
+
+    TYPE: ClassVar[int] = 5
+
+    deployment: bytes
+    round: int
+    shard: int
+    value: bytes
+    aggregator_key: bytes
+    signature: bytes = b""
+
+    def __post_init__(self) -> None:
+        _bytes("deployment", self.deployment, DEPLOYMENT_SIZE, DEPLOYMENT_SIZE)
+        _uint("round", self.round, 0, _U64)
+        _uint("shard", self.shard, 0, MAX_SHARDS - 1)
+        _bytes("value", self.value, SEED_VALUE_SIZE, SEED_VALUE_SIZE)
+        _bytes("aggregator_key", self.aggregator_key, KEY_SIZE, KEY_SIZE)
+        self._check_signature_field()
+
+    @property
+    def signer_key(self) -> bytes:
+        """The aggregator's key."""
+        return self.aggregator_key
+
+    def _write_fields(self, w: Writer) -> None:
+        w.fixed("deployment", self.deployment, DEPLOYMENT_SIZE)
+        w.u64("round", self.round)
+        w.u16("shard", self.shard)
+        w.fixed("value", self.value, SEED_VALUE_SIZE)
+        w.fixed("aggregator_key", self.aggregator_key, KEY_SIZE)
+
+    @classmethod
+    def _read_fields(cls, r: Reader) -> Self:
+        return cls(
+            deployment=r.fixed("deployment", DEPLOYMENT_SIZE),
+            round=r.u64("round"),
+            shard=r.u16("shard"),
+            value=r.fixed("value", SEED_VALUE_SIZE),
+            aggregator_key=r.fixed("aggregator_key", KEY_SIZE),
+        )
+
+
+#: Any of the round messages.
+Message = RoundManifest | ClientUpdate | ShardResult | GlobalResult | SeedReveal
+
+_BY_TYPE: Final[dict[int, type[RoundManifest | ClientUpdate | ShardResult | GlobalResult | SeedReveal]]] = {
     RoundManifest.TYPE: RoundManifest,
     ClientUpdate.TYPE: ClientUpdate,
     ShardResult.TYPE: ShardResult,
     GlobalResult.TYPE: GlobalResult,
+    SeedReveal.TYPE: SeedReveal,
 }
 
 

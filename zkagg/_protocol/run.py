@@ -1,7 +1,8 @@
 """``zkagg run``: a whole deployment's rounds in one process, every message through the DA layer.
 
-One process plays every party in turn: the coordinator opens the round, every client that does not
-drop out trains and posts its update, every shard aggregator aggregates, proves and posts its
+One process plays every party in turn: the coordinator opens the round, every shard aggregator
+posts its seed reveal after the seed height, every client that does not drop out learns its shard
+at ``reveal_by``, trains and posts its update, every shard aggregator aggregates, proves and posts its
 result, and the coordinator judges and composes. They share nothing but the DA backend (an embedded
 node in instant mode by default, or a running ``zkagg da serve`` / celestia-node). On an instant
 chain the run advances heights with tick blobs (:class:`zkagg._protocol.reading.Ticker`) as soon as every party
@@ -69,6 +70,7 @@ class RunConfig:
     lr: float = 0.05
     chunk_size: int = 1024
     scale: int = 13
+    reveal_window: int | None = None
     update_window: int | None = None
     result_window: int | None = None
     norm_bound: float | None = None
@@ -127,6 +129,7 @@ class RunConfig:
             quality_floor=self.quality_floor,
             quality_margin=self.quality_margin,
             quorum=self.quorum,
+            reveal_window=self.reveal_window or self.shards + 2,
             update_window=self.update_window or self.clients + 8,
             result_window=self.result_window or 4 * self.shards + 8,
             client_norm_bound=self.norm_bound,
@@ -195,12 +198,13 @@ class CountingBackend:
 class RoundRow:
     """One round of a run, as the progress table and the report show it.
 
-    ``cohort_sizes`` counts the clients that posted to each shard: the assignment is a hash of a
-    block hash, so a shard may draw no client in a round (it then posts nothing and is ``missing``).
+    ``cohort_sizes`` counts the clients that posted to each shard: the assignment is a hash of the
+    round's seed, so a shard may draw no client in a round (it then posts nothing and is ``missing``).
     ``norm_excluded`` counts the clients that shards left out for a missing or invalid norm proof
     (always 0 without a norm bound), ``norm_clipped`` the honest clients that scaled their update down
     to the bound before committing, ``norm_seconds`` the clients' proving time for those proofs, and
-    ``rejected`` holds every shard's reasons for leaving a client out (``"shard k: ..."``).
+    ``rejected`` holds every shard's reasons for leaving a client out (``"shard k: ..."``), and
+    ``absent_reveals`` the shards whose seed reveal did not count (:mod:`zkagg._protocol.seed`).
     """
 
     round: int
@@ -220,6 +224,7 @@ class RoundRow:
     norm_clipped: int = 0
     norm_seconds: float = 0.0
     rejected: list[str] = field(default_factory=list)
+    absent_reveals: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -395,6 +400,9 @@ def _run(
             bytes0 = da.bytes
             manifest, _ = coordinator.open_round(r)
             wait_height(da, manifest.seed_height, ticker, timeout)
+            for s in shards:  # each posts its seed reveal in (seed_height, reveal_by]
+                s.reveal(manifest)
+            wait_height(da, manifest.reveal_by, ticker, timeout)
             n_drop = round(cfg.dropout * cfg.clients)
             dropped = sorted(int(c) for c in drop_rng.choice(cfg.clients, size=n_drop, replace=False))
             say(f"round {r}: {cfg.clients - n_drop} clients training")
@@ -445,6 +453,7 @@ def _run(
                 norm_clipped=norm_clipped,
                 norm_seconds=norm_seconds,
                 rejected=rejected,
+                absent_reveals=judgement.seed.absent if judgement is not None and judgement.seed else [],
             )
             report.rounds.append(row)
             if on_round is not None:

@@ -1,6 +1,9 @@
 """The shard aggregator of a round: collects, checks, aggregates, proves and posts (DESIGN.md §1, step 3).
 
-After ``updates_by``, shard ``k`` reads its namespace through a
+Right after the manifest's ``seed_height``, shard ``k`` posts its signed
+:class:`~zkagg._protocol.messages.SeedReveal`, the round's value of its seed chain, which mixes into
+the assignment seed (:mod:`zkagg._protocol.seed`, :meth:`ShardAggregator.reveal`). After
+``updates_by``, shard ``k`` reads its namespace through a
 :class:`~zkagg._protocol.guard.MessageGuard`, opens each accepted update and checks it against its
 commitment (and, with a deployment norm bound, its norm proof), aggregates the cohort with the
 deployment's rule (:func:`~zkagg.aggregate_shard`: exact sums for FedAvg, EZKL proofs otherwise),
@@ -42,7 +45,8 @@ from zkagg._protocol.messages import (
     ShardResult,
 )
 from zkagg._protocol.reading import global_ref, read_range
-from zkagg._protocol.sharding import deployment_namespaces, fetch_seed
+from zkagg._protocol.seed import fetch_seed, make_reveal
+from zkagg._protocol.sharding import deployment_namespaces
 from zkagg._protocol.vectors import read_vector
 from zkagg.da import Blob, DABackend, PayloadRef, write_payload
 
@@ -89,7 +93,8 @@ class ShardAggregator:
     makes available; ``include-unproven`` skips the norm-proof check and includes every update that
     matches its commitment (in a deployment with ``client_norm_bound``); ``censor`` aggregates only
     its first valid update and leaves the others out silently, with no reason (a shard choosing the
-    inputs of its median).
+    inputs of its median); ``withhold-reveal`` never posts its seed reveal (its shard is then absent
+    from the round's seed, and the audit says so).
     """
 
     def __init__(
@@ -119,6 +124,7 @@ class ShardAggregator:
         self.home = home
         self._last_result: bytes | None = None
         self._qspec: workload.QualitySpec | None = None
+        self._revealed: set[int] = set()
 
     def quality_spec(self) -> workload.QualitySpec:
         """The deployment's quality spec (built once)."""
@@ -126,9 +132,30 @@ class ShardAggregator:
             self._qspec = workload.quality_spec(self.deployment)
         return self._qspec
 
+    def reveal(self, manifest: RoundManifest) -> int | None:
+        """Post this shard's seed reveal for the manifest's round once ``seed_height`` exists.
+
+        Returns the height it landed at, or ``None`` when nothing was posted: already revealed this
+        round, a ``withhold-reveal`` attacker, or too late (the chain is at ``reveal_by`` already, so
+        the reveal could not count; the seed is then drawn without it). Never before
+        ``seed_height``: a value known earlier would let the DA operator grind the block hash
+        against it.
+        """
+        if manifest.round in self._revealed or self.attack == "withhold-reveal":
+            return None
+        check_manifest_rules(manifest, self.deployment)
+        self.backend.wait_for_height(manifest.seed_height, timeout=self.timeout)
+        if self.backend.local_head().height >= manifest.reveal_by:
+            return None
+        reveal = make_reveal(manifest, self.index, self.identity.signing)
+        height = self._submit(reveal.to_bytes())
+        self._revealed = {manifest.round}
+        return height
+
     def run_round(self, manifest: RoundManifest) -> ShardReport:
-        """Aggregate this shard's cohort once ``updates_by`` is final and post the result."""
+        """Reveal (when still in time), aggregate this shard's cohort once ``updates_by`` is final, post the result."""
         t0 = time.perf_counter()
+        self.reveal(manifest)
         cohort = self._collect(manifest)
 
         def report(

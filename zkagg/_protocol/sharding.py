@@ -4,11 +4,16 @@ r"""Where a round happens on the DA layer: shard assignment, namespaces, deadlin
 
     int(SHA-256("zkagg/shard-assignment/v1\0" | seed | deployment | r (u64) | c (u32 length, bytes))) mod n
 
-where ``seed`` is the hash of the DA block header at the manifest's ``seed_height``. The manifest
-fixes that height above its own height, so when the coordinator signs the manifest the seed does
-not exist yet: nobody picks the cohorts, and they rotate every round. (On a real chain a block
-producer could grind its block hash; an embedded node's hash includes the block time. Sybil clients
-that can mint ids after the seed is known could still aim at a shard: use a client registry.)
+where ``seed`` is the round's assignment seed (:mod:`zkagg._protocol.seed`): the block hash at the
+manifest's ``seed_height``, recomputed from the header's fields, mixed with a value each shard
+aggregator reveals after that height from a hash chain fixed when its keys were made. The manifest
+fixes ``seed_height`` above its own height, so when the coordinator signs it the seed does not exist
+yet; the DA operator fixes the block hash before any honest shard's value is known, so grinding
+block hashes (or block times, which the hash covers) gains it nothing; a shard can only reveal or
+withhold its predetermined value, a choice between two seeds (measured in
+``benchmarks/seed_grinding.py``, and listed by the audit). Cohorts rotate every round. (Sybil
+clients that can mint ids after the seed is known could still aim at a shard: use a client
+registry, as deployments do.)
 
 **Namespaces.** A deployment uses version-0 namespaces derived from its id: one *control*
 namespace for manifests, shard results and global results, one *payloads* namespace for the pieces
@@ -17,9 +22,12 @@ of large payloads, and one namespace per shard for client updates. Each user id 
 kind | shard (u16))``; the non-zero kind byte keeps every namespace clear of Celestia's reserved
 ones. Anyone can post to any namespace, so readers must expect and skip foreign blobs.
 
-**Deadlines** are heights: a client update counts when included in ``(seed_height, updates_by]``,
-a shard result in ``(updates_by, results_by]``, and the global result is posted after
-``results_by``. **Quorum**: a global model needs at least ``quorum`` accepted shards.
+**Deadlines** are heights: a shard's seed reveal counts when included in
+``(seed_height, reveal_by]``, a client update in ``(reveal_by, updates_by]`` (clients learn their
+shard at ``reveal_by``), a shard result in ``(updates_by, results_by]``, and the global result is
+posted after ``results_by``. The deployment fixes every window (``reveal_window``,
+``update_window``, ``result_window``) and :func:`~zkagg._protocol.guard.check_manifest_rules`
+checks a manifest's heights against them. **Quorum**: a global model needs at least ``quorum`` accepted shards.
 """
 
 from __future__ import annotations
@@ -34,23 +42,21 @@ from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._protocol.keys import MAX_CLIENT_ID
 from zkagg._protocol.messages import DEPLOYMENT_SIZE, MAX_SHARDS, RoundManifest
 from zkagg._wire import Writer
-from zkagg.da import DABackend, Header, Namespace
+from zkagg.da import Namespace
 
 __all__ = [
     "SEED_SIZE",
     "DeploymentNamespaces",
     "RoundPhase",
     "assign_shard",
-    "assignment_seed",
     "check_quorum",
     "cohorts",
     "deployment_namespaces",
-    "fetch_seed",
     "has_quorum",
     "round_phase",
 ]
 
-#: The seed is a 32-byte block hash.
+#: The seed is 32 bytes (:func:`zkagg._protocol.seed.round_seed`).
 SEED_SIZE: Final = 32
 _ASSIGN_TAG: Final = b"zkagg/shard-assignment/v1\x00"
 _NAMESPACE_TAG: Final = b"zkagg/namespace/v1\x00"
@@ -59,40 +65,10 @@ _KIND_PAYLOADS: Final = 2
 _KIND_SHARD: Final = 3
 
 
-def assignment_seed(header: Header, seed_height: int) -> bytes:
-    """Return the assignment seed: the 32 raw bytes of the block hash of ``header``.
-
-    Raises
-    ------
-    ProtocolError
-        If ``header`` is not at ``seed_height`` or its hash is not 32 bytes of hex.
-    """
-    if header.height != seed_height:
-        raise ProtocolError(f"seed header must be at height {seed_height}, not {header.height}")
-    try:
-        seed = bytes.fromhex(header.hash)
-    except ValueError as exc:
-        raise ProtocolError(f"seed header hash must be hex, not {header.hash!r}") from exc
-    if len(seed) != SEED_SIZE:
-        raise ProtocolError(f"seed header hash must be {SEED_SIZE} bytes, not {len(seed)}")
-    return seed
-
-
-def fetch_seed(backend: DABackend, manifest: RoundManifest, timeout: float = 60.0) -> bytes:
-    """Wait for the manifest's seed height on ``backend`` and return the assignment seed.
-
-    A backend whose wait returns a later header (the head) is asked for the seed height's own.
-    """
-    header = backend.wait_for_height(manifest.seed_height, timeout=timeout)
-    if header.height != manifest.seed_height:
-        header = backend.get_header(manifest.seed_height)
-    return assignment_seed(header, manifest.seed_height)
-
-
 def _check_seed(seed: object) -> bytes:
     if not isinstance(seed, bytes) or len(seed) != SEED_SIZE:
         got = f"{len(seed)} bytes" if isinstance(seed, bytes) else type(seed).__name__
-        raise InvalidArgument(f"seed must be {SEED_SIZE} bytes (a block hash), not {got}")
+        raise InvalidArgument(f"seed must be {SEED_SIZE} bytes (a round seed), not {got}")
     return seed
 
 
@@ -102,7 +78,7 @@ def assign_shard(seed: bytes, deployment: bytes, round: int, client_id: bytes, n
     Parameters
     ----------
     seed
-        The 32-byte block hash at the manifest's seed height (:func:`assignment_seed`).
+        The round's 32-byte assignment seed (:func:`zkagg._protocol.seed.fetch_seed`).
     deployment
         The 32-byte deployment id.
     round
@@ -196,7 +172,9 @@ class RoundPhase(enum.Enum):
 
     #: At or before the seed height: the assignment is not known yet.
     AWAITING_SEED = "awaiting-seed"
-    #: ``(seed_height, updates_by]``: clients post updates.
+    #: ``(seed_height, reveal_by]``: shard aggregators reveal their seed-chain values.
+    REVEALS = "reveals"
+    #: ``(reveal_by, updates_by]``: clients post updates.
     UPDATES = "updates"
     #: ``(updates_by, results_by]``: shard aggregators post results.
     RESULTS = "results"
@@ -210,6 +188,8 @@ def round_phase(manifest: RoundManifest, height: int) -> RoundPhase:
         raise InvalidArgument(f"height must be a positive integer, not {height!r}")
     if height <= manifest.seed_height:
         return RoundPhase.AWAITING_SEED
+    if height <= manifest.reveal_by:
+        return RoundPhase.REVEALS
     if height <= manifest.updates_by:
         return RoundPhase.UPDATES
     if height <= manifest.results_by:
