@@ -35,6 +35,7 @@ from typing import Final
 from zkagg._aggregation.norm import NormProof, chunks_per_proof, verify_norm
 from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._kzg.commit import UpdateCommitment
+from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.keys import client_id_for
 from zkagg._protocol.messages import (
@@ -633,8 +634,9 @@ def verify_client_norm(deployment: Deployment, update: ClientUpdate) -> None:
     InvalidArgument
         The deployment sets no ``client_norm_bound``.
     ProtocolError
-        The update carries no proof, its proof or commitment does not decode, or the proof groups
-        another number of chunks than the deployment fixes.
+        The update carries no proof, its proof or commitment does not decode, its commitment does
+        not cover the model's number of values, or the proof groups another number of chunks than
+        the deployment fixes.
     InvalidProof, CommitmentMismatch
         A proof does not verify, is bound to other commitments than the update's, or shows a norm
         above the bound (:func:`~zkagg.verify_norm`).
@@ -645,8 +647,15 @@ def verify_client_norm(deployment: Deployment, update: ClientUpdate) -> None:
     who = f"update of client {update.client_id.hex()}"
     if update.proofs is None:
         raise ProtocolError(f"{who} carries no norm proof, but the deployment bounds updates to {bound:g}")
-    proof = NormProof.from_bytes(update.proofs)
     commitment = UpdateCommitment.from_bytes(update.commitments)
+    # The number of proofs to verify follows the commitment's length: fixed by the deployment
+    # before any proof is read, not by the client.
+    n_params = workload.n_params(deployment)
+    if commitment.length != n_params:
+        raise ProtocolError(
+            f"{who}: its commitment covers {commitment.length} values, not the model's {n_params}"
+        )
+    proof = NormProof.from_bytes(update.proofs)
     domain = deployment.spec().domain()
     fixed = chunks_per_proof(domain, method=proof.method)
     if proof.chunks_per_proof != fixed:

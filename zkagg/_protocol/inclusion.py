@@ -25,6 +25,7 @@ from zkagg._aggregation.compose import MAX_MODEL_QUANTA
 from zkagg._errors import ProtocolError, ZkaggError
 from zkagg._field import IntArray, dequantize
 from zkagg._kzg.commit import UpdateCommitment, commit_update
+from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment
 from zkagg._protocol.disclosure import check_ephemeral, disclose, open_disclosed
 from zkagg._protocol.guard import verify_client_norm
@@ -55,6 +56,15 @@ def _public_fault(dep: Deployment, update: ClientUpdate, *, check_norm: bool) ->
         dep.spec().domain().require_same(claimed.domain, "the client's commitment")
     except ZkaggError as exc:
         return Fault(ExclusionReason.BAD_COMMITMENT, str(exc))
+    # Before the norm proof: its number of EZKL proofs follows the commitment's length, which a
+    # client could otherwise inflate hundreds of times (one proof of zero chunks repeated) to make
+    # every verifier work for it.
+    n_params = workload.n_params(dep)
+    if claimed.length != n_params:
+        return Fault(
+            ExclusionReason.BAD_COMMITMENT,
+            f"the client's commitment covers {claimed.length} values, not the model's {n_params}",
+        )
     if check_norm and dep.client_norm_bound is not None:
         try:
             verify_client_norm(dep, update)

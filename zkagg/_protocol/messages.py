@@ -268,7 +268,8 @@ class ExclusionReason(enum.IntEnum):
 
     #: The ciphertext's ephemeral key is not in the prime-order group (no X25519 generator makes one).
     BAD_EPHEMERAL_KEY = 1
-    #: The update's commitments do not decode, or are not in the deployment's commitment domain.
+    #: The update's commitments do not decode, are not in the deployment's commitment domain, or do
+    #: not cover the model's number of values.
     BAD_COMMITMENT = 2
     #: The deployment bounds update norms and the update carries no valid norm proof.
     BAD_NORM_PROOF = 3
