@@ -7,8 +7,14 @@ import os
 import pytest
 
 from zkagg._errors import InvalidArgument, ProtocolError
-from zkagg._protocol.disclosure import DISCLOSURE_SIZE, check_ephemeral, disclose, open_disclosed
-from zkagg._protocol.keys import EncryptionKey, open_sealed, open_with_shared, seal
+from zkagg._protocol.disclosure import (
+    DISCLOSURE_SIZE,
+    check_ephemeral,
+    disclose,
+    open_disclosed,
+    prove_ephemeral,
+)
+from zkagg._protocol.keys import EncryptionKey, open_sealed, open_with_shared, seal, seal_with
 from zkagg._protocol.messages import ExcludedUpdate, ExclusionReason
 
 _L = 2**252 + 27742317777372353535851937790883648493
@@ -80,7 +86,7 @@ def _twist_u() -> bytes:
     while True:  # about half of all u are on the twist
         u = os.urandom(32)[:31] + b"\x00"
         try:
-            check_ephemeral(u + bytes(16))
+            check_ephemeral(u + bytes(16), b"", bytes(64))
         except ProtocolError:
             return u
 
@@ -93,7 +99,7 @@ def _twist_u() -> bytes:
 def test_ephemeral_keys_outside_the_group_are_refused(ephemeral: bytes) -> None:
     key = EncryptionKey.generate()
     with pytest.raises(ProtocolError, match="ephemeral key"):
-        check_ephemeral(ephemeral + bytes(16))
+        check_ephemeral(ephemeral + bytes(16), b"", b"\x01" * 64)
     with pytest.raises(ProtocolError, match="ephemeral key"):
         disclose(key, ephemeral + bytes(16))
 
@@ -107,7 +113,7 @@ def test_bad_arguments_are_named() -> None:
     with pytest.raises(InvalidArgument, match="key must be an EncryptionKey"):
         disclose(b"k" * 32, bytes(48))  # type: ignore[arg-type]
     with pytest.raises(ProtocolError, match="at least 48 bytes"):
-        check_ephemeral(bytes(47))
+        check_ephemeral(bytes(47), b"", bytes(64))
 
 
 @pytest.mark.parametrize("reason", list(ExclusionReason))
@@ -122,3 +128,33 @@ def test_each_exclusion_reason_has_one_evidence_form(reason: ExclusionReason) ->
     for bad in (bytes(DISCLOSURE_SIZE - 1), b"" if disclosed else bytes(DISCLOSURE_SIZE)):
         with pytest.raises(InvalidArgument, match=f"evidence of exclusion reason {reason.name}"):
             ExcludedUpdate(b"c", 1, bytes(32), reason, bad)
+
+
+def test_the_sender_proves_it_knows_the_ephemeral_key_for_its_own_update() -> None:
+    recipient = EncryptionKey.generate().public_key
+    ephemeral = EncryptionKey.generate()
+    box = seal_with(ephemeral, recipient, b"update", b"client A")
+    proof = prove_ephemeral(ephemeral, b"client A")
+    check_ephemeral(box, b"client A", proof)
+    # A copy of the box (and of its proof) in another client's update is refused publicly
+    with pytest.raises(ProtocolError, match="a key copied from another box"):
+        check_ephemeral(box, b"client B", proof)
+    # So is a proof made for another key, whatever the associated data
+    other = EncryptionKey.generate()
+    with pytest.raises(ProtocolError, match="does not verify"):
+        check_ephemeral(box, b"client A", prove_ephemeral(other, b"client A"))
+
+
+@pytest.mark.parametrize(
+    ("proof", "message"),
+    [
+        (bytes(63), "must be 64 bytes"),
+        (bytes(64), "canonical scalars"),
+        ((_L + 1).to_bytes(32, "little") + (1).to_bytes(32, "little"), "canonical scalars"),
+    ],
+)
+def test_malformed_proofs_of_the_ephemeral_key_are_refused(proof: bytes, message: str) -> None:
+    ephemeral = EncryptionKey.generate()
+    box = seal_with(ephemeral, EncryptionKey.generate().public_key, b"x", b"aad")
+    with pytest.raises(ProtocolError, match=message):
+        check_ephemeral(box, b"aad", proof)

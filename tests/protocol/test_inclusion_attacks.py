@@ -16,10 +16,10 @@ from zkagg._kzg.commit import UpdateCommitment, commit_update
 from zkagg._protocol import guard as guard_module
 from zkagg._protocol import workload
 from zkagg._protocol.deployment import Deployment, DeploymentKeys
-from zkagg._protocol.disclosure import _lift, _u_of, check_ephemeral
+from zkagg._protocol.disclosure import _lift, _u_of, check_ephemeral, prove_ephemeral
 from zkagg._protocol.guard import verify_client_norm
 from zkagg._protocol.inclusion import Fault, check_exclusion, screen_update
-from zkagg._protocol.keys import EncryptionKey, _box_key, client_id_for, seal, update_aad
+from zkagg._protocol.keys import EncryptionKey, _box_key, client_id_for, seal_with, update_aad
 from zkagg._protocol.messages import ClientUpdate, ExclusionReason
 from zkagg._protocol.vectors import encode_vector
 
@@ -28,7 +28,12 @@ _ORDER_8 = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802
 
 
 def _update(
-    keys: DeploymentKeys, dep: Deployment, commitments: bytes, ciphertext: bytes, proofs: bytes | None
+    keys: DeploymentKeys,
+    dep: Deployment,
+    commitments: bytes,
+    ciphertext: bytes,
+    proofs: bytes | None,
+    ephemeral_proof: bytes = b"\x01" * 64,
 ) -> ClientUpdate:
     signing = keys.clients[0].signing
     return ClientUpdate(
@@ -40,6 +45,7 @@ def _update(
         commitments=commitments,
         sample_count=10,
         ciphertext=ciphertext,
+        ephemeral_proof=ephemeral_proof,
         proofs=proofs,
     ).sign(signing)
 
@@ -63,12 +69,16 @@ def test_an_inflated_commitment_is_refused_before_any_norm_proof_is_verified(
     zero = commit_update(dep.spec(), np.zeros(n))
     groups = 64
     inflated = UpdateCommitment(domain, groups * 15 * dep.chunk_size, (zero.points[0],) * (groups * 15))
-    box = seal(
+    ephemeral = EncryptionKey.generate()
+    box = seal_with(
+        ephemeral,
         dep.shard_keys[0].encryption_key,
         encode_vector(np.zeros(n, dtype=np.int64), dep.scale),
         _aad(keys, dep),
     )
-    update = _update(keys, dep, inflated.to_bytes(), box, b"not parsed")
+    update = _update(
+        keys, dep, inflated.to_bytes(), box, b"not parsed", prove_ephemeral(ephemeral, _aad(keys, dep))
+    )
     verified: list[int] = []
     monkeypatch.setattr(guard_module, "verify_norm", lambda *a, **k: verified.append(1))
     # Execute
@@ -112,7 +122,7 @@ def test_a_torsioned_ephemeral_key_that_decrypts_is_refused_publicly_by_both_sid
     assert shard_key is not None
     assert update.decrypt(shard_key) == encode_vector(q, dep.scale)  # X25519 opens it
     with pytest.raises(ProtocolError, match="prime-order group"):
-        check_ephemeral(box)
+        check_ephemeral(box, _aad(keys, dep), b"\x01" * 64)
     found = screen_update(dep, q, update, shard_key)
     assert isinstance(found, Fault) and found.reason is ExclusionReason.BAD_EPHEMERAL_KEY
     assert check_exclusion(dep, q, update, ExclusionReason.BAD_EPHEMERAL_KEY, b"", recipient) is None

@@ -84,6 +84,7 @@ client_updates = st.builds(
     commitments=st.binary(min_size=1, max_size=200),
     sample_count=st.integers(1, 2**64 - 1),
     ciphertext=st.binary(min_size=48, max_size=300),
+    ephemeral_proof=st.binary(min_size=64, max_size=64),
     proofs=st.none() | st.binary(min_size=1, max_size=100),
     signature=sig64,
 )
@@ -383,7 +384,8 @@ def test_message_sizes_are_compact(deployment: Deployment) -> None:
     # Header 6 + fields + signature 64: no text encoding, no base64.
     manifest = deployment.manifest()
     update = deployment.update(manifest, deployment.clients[0], plaintext=b"x" * 1000)
-    assert len(update.to_bytes()) == 6 + 32 + 8 + 2 + 4 + 16 + 32 + 4 + 64 + 8 + 4 + 1048 + 1 + 64
+    # ... ciphertext (4 + 1048), the proof of its ephemeral key (64), no proofs flag, signature
+    assert len(update.to_bytes()) == 6 + 32 + 8 + 2 + 4 + 16 + 32 + 4 + 64 + 8 + 4 + 1048 + 64 + 1 + 64
     # header, deployment, round, commitment (4 + 64), no model ref, rule, spec, scale, chunk size,
     # two circuits, shards, four heights, quorum, threshold, coordinator key, four shard key triples
     # (signing, encryption, seed anchor), signature

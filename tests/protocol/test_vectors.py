@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.protocol import vectors
-from zkagg._protocol.keys import EncryptionKey, _seal_with, client_id_for, open_sealed
+from zkagg._protocol.keys import EncryptionKey, client_id_for, open_sealed, seal_with
 from zkagg._protocol.messages import decode_message
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 
@@ -61,4 +61,4 @@ def test_sealed_box_vector(data: dict[str, Any]) -> None:
     recipient = EncryptionKey.from_bytes(v["recipient_private"])
     ephemeral = EncryptionKey.from_bytes(v["ephemeral_private"])
     assert open_sealed(recipient, v["box"], v["aad"]) == v["plaintext"]
-    assert _seal_with(ephemeral, recipient.public_key, v["plaintext"], v["aad"]) == v["box"]
+    assert seal_with(ephemeral, recipient.public_key, v["plaintext"], v["aad"]) == v["box"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment, encryption_key
-from zkagg._protocol.keys import _seal_with, client_id_for, update_aad
+from zkagg._protocol.keys import client_id_for, seal_with, update_aad
 from zkagg._protocol.messages import (
     ClientUpdate,
     ExcludedUpdate,
@@ -46,6 +46,7 @@ def build_messages() -> dict[str, Message]:
         commitments=b"\x04" * 64,
         sample_count=123,
         ciphertext=bytes(range(64)),
+        ephemeral_proof=b"\x05" * 64,
         proofs=b"norm-bound proof",
     ).sign(client)
     result = d.result(manifest, 2, [IncludedUpdate(update.client_id, 12, b"\x08" * 32)])
@@ -83,7 +84,7 @@ def sealed_box() -> dict[str, str]:
         "ephemeral_private": ephemeral.to_bytes().hex(),
         "aad": aad.hex(),
         "plaintext": plaintext.hex(),
-        "box": _seal_with(ephemeral, recipient.public_key, plaintext, aad).hex(),
+        "box": seal_with(ephemeral, recipient.public_key, plaintext, aad).hex(),
     }
 
 

@@ -23,9 +23,9 @@ from zkagg._protocol import guard as guard_module
 from zkagg._protocol import shard as shard_module
 from zkagg._protocol import workload
 from zkagg._protocol.coordinator import RoundOutcome
-from zkagg._protocol.disclosure import DISCLOSURE_SIZE, disclose, open_disclosed
+from zkagg._protocol.disclosure import DISCLOSURE_SIZE, disclose, open_disclosed, prove_ephemeral
 from zkagg._protocol.inclusion import Fault, screen_update
-from zkagg._protocol.keys import EncryptionKey, seal, update_aad
+from zkagg._protocol.keys import EncryptionKey, seal, seal_with, update_aad
 from zkagg._protocol.messages import (
     ClientUpdate,
     ExclusionReason,
@@ -58,8 +58,17 @@ def _posted_result(w: World, report: ShardReport) -> ShardResult:
     return result
 
 
-def _post_sealed(w: World, manifest: RoundManifest, i: int, ciphertext: bytes, commitments: bytes) -> int:
-    """Client ``i`` signs and posts an update with the ciphertext and commitments it chose."""
+def _sealed(recipient: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    """A box sealed to ``recipient`` and the sender's proof that it knows the box's ephemeral key."""
+    ephemeral = EncryptionKey.generate()
+    return seal_with(ephemeral, recipient, plaintext, aad), prove_ephemeral(ephemeral, aad)
+
+
+def _post_sealed(
+    w: World, manifest: RoundManifest, i: int, sealed: tuple[bytes, bytes], commitments: bytes
+) -> int:
+    """Client ``i`` signs and posts an update with the ciphertext (and its proof) and commitments it chose."""
+    ciphertext, proof = sealed
     update = ClientUpdate(
         deployment=w.dep.deployment_id,
         round=1,
@@ -69,6 +78,7 @@ def _post_sealed(w: World, manifest: RoundManifest, i: int, ciphertext: bytes, c
         commitments=commitments,
         sample_count=10,
         ciphertext=ciphertext,
+        ephemeral_proof=proof,
     ).sign(w.keys.clients[i].signing)
     return w.post("shard", update.to_bytes())
 
@@ -114,7 +124,7 @@ def test_faulty_clients_are_excluded_with_evidence_and_the_shard_stays_accepted(
     q, honest_commitments = _honest(world)
     aad = update_aad(dep.deployment_id, 1, 0, world.client(3).client_id)
     # Client 3 seals its update to a key that is not its shard's: the shard cannot decrypt it
-    wrong = seal(EncryptionKey.generate().public_key, encode_vector(q, dep.scale), aad)
+    wrong = _sealed(EncryptionKey.generate().public_key, encode_vector(q, dep.scale), aad)
     _post_sealed(world, manifest, 3, wrong, honest_commitments)
     report, outcome = _close(world, manifest)
     result = _posted_result(world, report)
@@ -135,8 +145,8 @@ def test_mismatched_update_is_revealed_by_its_disclosure(world: World) -> None:
     q, _ = _honest(world)
     other = commit_update(dep.spec(), (q + 1) / 2.0**dep.scale).to_bytes()
     aad = update_aad(dep.deployment_id, 1, 0, world.client(3).client_id)
-    box = seal(dep.shard_keys[0].encryption_key, encode_vector(q, dep.scale), aad)
-    _post_sealed(world, manifest, 3, box, other)
+    box, proof = _sealed(dep.shard_keys[0].encryption_key, encode_vector(q, dep.scale), aad)
+    _post_sealed(world, manifest, 3, (box, proof), other)
     report, outcome = _close(world, manifest)
     excluded = _posted_result(world, report).excluded
     assert [x.reason for x in excluded] == [ExclusionReason.COMMITMENT_MISMATCH]
@@ -151,7 +161,7 @@ def test_small_order_ephemeral_key_is_excluded_publicly(world: World) -> None:
     coordinator, manifest = open_with_honest_clients(world, skip=3)
     coordinator.close()
     _, commitments = _honest(world)
-    _post_sealed(world, manifest, 3, bytes(32) + b"\x01" * 40, commitments)  # u = 0: order 2
+    _post_sealed(world, manifest, 3, (bytes(32) + b"\x01" * 40, b"\x01" * 64), commitments)  # u = 0: order 2
     report, outcome = _close(world, manifest)
     excluded = _posted_result(world, report).excluded
     assert [(x.reason, x.evidence) for x in excluded] == [(ExclusionReason.BAD_EPHEMERAL_KEY, b"")]

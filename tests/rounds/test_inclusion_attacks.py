@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-import pytest
 
 from tests.rounds.world import N_CLIENTS, World, open_with_honest_clients, post_update
 from zkagg._errors import ProtocolError
@@ -18,7 +17,14 @@ from zkagg._protocol import workload
 from zkagg._protocol.coordinator import RoundOutcome
 from zkagg._protocol.disclosure import open_disclosed
 from zkagg._protocol.keys import update_aad
-from zkagg._protocol.messages import ClientUpdate, RoundManifest, ShardResult, VerdictReason, decode_message
+from zkagg._protocol.messages import (
+    ClientUpdate,
+    ExclusionReason,
+    RoundManifest,
+    ShardResult,
+    VerdictReason,
+    decode_message,
+)
 from zkagg._protocol.reading import read_range
 from zkagg._protocol.shard import ShardAggregator, ShardReport
 from zkagg._protocol.sharding import deployment_namespaces
@@ -59,18 +65,12 @@ def _updates(w: World, manifest: RoundManifest) -> dict[bytes, ClientUpdate]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a disclosure is the raw shared secret s*E, and nothing binds a box's ephemeral key E "
-    "to its sender, so a client that reuses an honest client's E gets that client's update disclosed "
-    "(fix: a proof of knowledge of E's secret bound to the update's associated data, checked publicly "
-    "as BAD_EPHEMERAL_KEY before anything is disclosed)",
-)
 def test_a_client_cannot_get_an_honest_update_disclosed_by_copying_its_ephemeral_key(world: World) -> None:
-    # Clients 0-2 are honest; client 3 posts client 0's ciphertext as its own (same shard key). Its
-    # box does not open under client 3's associated data, so the honest shard excludes it as
-    # UNDECRYPTABLE and discloses s*E: E is client 0's ephemeral key. The same works in any later
-    # round with any box ever sealed to this shard's key (the deployment fixes the key).
+    # Clients 0-2 are honest; client 3 posts client 0's ciphertext (and its proof of the ephemeral
+    # key) as its own. Were the box judged on its content, it would not open under client 3's
+    # associated data, the shard would exclude it as UNDECRYPTABLE and disclose s*E, which opens
+    # client 0's box. The proof of the ephemeral key is bound to client 0's update, so the copy is
+    # refused publicly as BAD_EPHEMERAL_KEY and nothing is disclosed.
     coordinator, manifest = open_with_honest_clients(world, skip=3)
     coordinator.close()
     victim = _updates(world, manifest)[world.client(0).client_id]
@@ -84,11 +84,15 @@ def test_a_client_cannot_get_an_honest_update_disclosed_by_copying_its_ephemeral
         commitments=commit_update(world.dep.spec(), q / 1.0).to_bytes(),
         sample_count=10,
         ciphertext=victim.ciphertext,
+        ephemeral_proof=victim.ephemeral_proof,
     ).sign(world.keys.clients[3].signing)
     world.post("shard", copied.to_bytes())
     report, outcome = _close(world, manifest)
     assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
     assert len(_posted_result(world, report).included) == N_CLIENTS - 1
+    assert [(x.reason, x.evidence) for x in _posted_result(world, report).excluded] == [
+        (ExclusionReason.BAD_EPHEMERAL_KEY, b"")
+    ]
     # Anyone reading the DA layer tries every disclosure on the honest client's box
     aad = update_aad(world.dep.deployment_id, 1, 0, victim.client_id)
     recipient = world.dep.shard_keys[0].encryption_key

@@ -124,6 +124,7 @@ def client_update(dep: Deployment, committed: np.ndarray | None, proofs: bytes |
         commitments=commitments,
         sample_count=10,
         ciphertext=bytes(SEAL_OVERHEAD),
+        ephemeral_proof=bytes(64),
         proofs=proofs,
     )
 

@@ -28,6 +28,16 @@ recomputes ``R1 = z B - c P`` and ``R2 = z E - c S`` and compares the challenge.
 Ephemeral keys must lift to a point of the prime-order subgroup. Honest boxes always do (an X25519
 key is a multiple of the base point); a box whose ephemeral key does not is refused outright and
 publicly (:func:`check_ephemeral`), with nothing to disclose.
+
+**The sender proves it knows its ephemeral key.** Without that, a disclosure would be an oracle: a
+client that copies an honest client's ephemeral key (or whole box) into an update of its own gets
+a box that does not open under its own associated data, the shard must disclose ``s * E``, and that
+opens the honest client's box. So every sealed update carries a Schnorr proof of knowledge of the
+ephemeral secret ``e`` with ``E = e B``, bound to the update's associated data (deployment, round,
+shard, client id): ``R = r B, c = H(tag | E | R | aad) mod L, z = r + c e``, 64 bytes ``c | z``
+(:func:`prove_ephemeral`). :func:`check_ephemeral` verifies it publicly before anything is opened;
+a box whose proof fails is excluded with nothing disclosed. A disclosure then only ever reveals a
+shared secret its sender already knew.
 """
 
 from __future__ import annotations
@@ -42,14 +52,24 @@ from nacl.exceptions import CryptoError
 from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._protocol.keys import KEY_SIZE, SEAL_OVERHEAD, EncryptionKey, open_with_shared
 
-__all__ = ["DISCLOSURE_SIZE", "check_ephemeral", "disclose", "open_disclosed"]
+__all__ = [
+    "DISCLOSURE_SIZE",
+    "EPHEMERAL_PROOF_SIZE",
+    "check_ephemeral",
+    "disclose",
+    "open_disclosed",
+    "prove_ephemeral",
+]
 
 #: Size of a disclosure: the shared point ``S``, the challenge ``c`` and the response ``z``.
 DISCLOSURE_SIZE: Final = 96
 _P: Final = 2**255 - 19
 #: The order of the prime-order subgroup of edwards25519.
 _L: Final = 2**252 + 27742317777372353535851937790883648493
+#: Size of a proof of knowledge of a box's ephemeral key: the challenge ``c`` and the response ``z``.
+EPHEMERAL_PROOF_SIZE: Final = 64
 _TAG: Final = b"zkagg/disclosure/v1 chaum-pedersen edwards25519 sha512\x00"
+_POK_TAG: Final = b"zkagg/ephemeral-key/v1 schnorr edwards25519 sha512\x00"
 
 
 def _lift(u_bytes: bytes, what: str) -> bytes:
@@ -79,45 +99,112 @@ def _scalar(n: int) -> bytes:
     return (n % _L).to_bytes(32, "little")
 
 
-def _challenge(*points: bytes) -> int:
-    return int.from_bytes(hashlib.sha512(_TAG + b"".join(points)).digest(), "little") % _L
+def _challenge(*points: bytes, tag: bytes = _TAG) -> int:
+    return int.from_bytes(hashlib.sha512(tag + b"".join(points)).digest(), "little") % _L
 
 
-def check_ephemeral(box: bytes) -> None:
-    """Check that a sealed box's ephemeral key lifts to the prime-order group (public; ``None`` or raises).
+def _witness(key: EncryptionKey, point: bytes) -> int:
+    """``w`` with ``w B = point``, where ``point`` is the (sign-0) lift of ``key``'s public key."""
+    clamped = bytearray(key.to_bytes())
+    clamped[0] &= 248
+    clamped[31] = (clamped[31] & 127) | 64
+    w = int.from_bytes(clamped, "little") % _L
+    if sodium.crypto_scalarmult_ed25519_base_noclamp(_scalar(w)) != point:
+        w = _L - w  # the lift took the other sign of the public key
+    return w
+
+
+def _nonce() -> int:
+    return int.from_bytes(os.urandom(64), "little") % _L or 1
+
+
+def _scalars(name: str, data: bytes) -> tuple[bytes, bytes]:
+    """Two canonical non-zero scalars ``c | z``, or a ProtocolError naming ``name``."""
+    c_bytes, z_bytes = data[:32], data[32:64]
+    if not 0 < int.from_bytes(c_bytes, "little") < _L or not 0 < int.from_bytes(z_bytes, "little") < _L:
+        raise ProtocolError(f"{name}'s challenge and response must be canonical scalars in (0, L)")
+    return c_bytes, z_bytes
+
+
+def _recompute(z_bytes: bytes, c_bytes: bytes, base: bytes | None, point: bytes) -> bytes:
+    """``z base - c point`` (``base`` None: the group's base point)."""
+    zb = (
+        sodium.crypto_scalarmult_ed25519_base_noclamp(z_bytes)
+        if base is None
+        else sodium.crypto_scalarmult_ed25519_noclamp(z_bytes, base)
+    )
+    return sodium.crypto_core_ed25519_sub(zb, sodium.crypto_scalarmult_ed25519_noclamp(c_bytes, point))
+
+
+def prove_ephemeral(ephemeral: EncryptionKey, aad: bytes) -> bytes:
+    """A sender's proof that it knows ``ephemeral`` (the key its box was sealed with), bound to ``aad``.
 
     Raises
     ------
     ProtocolError
-        The box is too short, or its ephemeral key is non-canonical, small-order or on the twist.
+        The key does not lift to the prime-order group (no key :class:`EncryptionKey` generates).
+    """
+    if not isinstance(ephemeral, EncryptionKey):
+        raise InvalidArgument(f"ephemeral must be an EncryptionKey, not {type(ephemeral).__name__}")
+    point = _lift(ephemeral.public_key, "the ephemeral key")
+    w = _witness(ephemeral, point)
+    r = _nonce()
+    commitment = sodium.crypto_scalarmult_ed25519_base_noclamp(_scalar(r))
+    c = _challenge(point, commitment, bytes(aad), tag=_POK_TAG)
+    return _scalar(c) + _scalar((r + c * w) % _L)
+
+
+def check_ephemeral(box: bytes, aad: bytes, proof: bytes) -> None:
+    """Check a box's ephemeral key: in the prime-order group, and known to its sender for ``aad``.
+
+    Public: anyone runs it from the update alone. ``proof`` is :func:`prove_ephemeral`'s.
+
+    Raises
+    ------
+    ProtocolError
+        The box is too short, its ephemeral key is non-canonical, small-order or on the twist, or
+        the proof is malformed or does not verify (another key, or other associated data: a key
+        copied from someone else's box).
     """
     if len(box) < SEAL_OVERHEAD:
         raise ProtocolError(f"sealed box must be at least {SEAL_OVERHEAD} bytes, not {len(box)}")
-    _lift(box[:KEY_SIZE], "the ephemeral key")
+    point = _lift(box[:KEY_SIZE], "the ephemeral key")
+    if len(proof) != EPHEMERAL_PROOF_SIZE:
+        raise ProtocolError(
+            f"the proof of the ephemeral key must be {EPHEMERAL_PROOF_SIZE} bytes, not {len(proof)}"
+        )
+    c_bytes, z_bytes = _scalars("the proof of the ephemeral key", proof)
+    try:
+        commitment = _recompute(z_bytes, c_bytes, None, point)
+    except (CryptoError, RuntimeError, ValueError) as exc:
+        raise ProtocolError(f"the proof of the ephemeral key does not verify: {exc}") from exc
+    if _challenge(point, commitment, bytes(aad), tag=_POK_TAG) != int.from_bytes(c_bytes, "little"):
+        raise ProtocolError(
+            "the proof of the ephemeral key does not verify: its sender does not know it for this "
+            "update's deployment, round, shard and client (a key copied from another box?)"
+        )
 
 
 def disclose(key: EncryptionKey, box: bytes) -> bytes:
     """The recipient's disclosure of ``box``'s shared secret: ``S | c | z`` (:data:`DISCLOSURE_SIZE` bytes).
 
+    Only for a box whose ephemeral key passed :func:`check_ephemeral` (the caller's duty: this
+    function checks the group, not the sender's proof).
+
     Raises
     ------
     ProtocolError
-        The ephemeral key is not in the prime-order group (:func:`check_ephemeral`), or the
-        recipient's own public key is not (no key :class:`EncryptionKey` generates).
+        The ephemeral key or the recipient's own public key is not in the prime-order group.
     """
     if not isinstance(key, EncryptionKey):
         raise InvalidArgument(f"key must be an EncryptionKey, not {type(key).__name__}")
-    check_ephemeral(box)
+    if len(box) < SEAL_OVERHEAD:
+        raise ProtocolError(f"sealed box must be at least {SEAL_OVERHEAD} bytes, not {len(box)}")
     public = _lift(key.public_key, "the recipient's public key")
     ephemeral = _lift(box[:KEY_SIZE], "the ephemeral key")
-    clamped = bytearray(key.to_bytes())
-    clamped[0] &= 248
-    clamped[31] = (clamped[31] & 127) | 64
-    w = int.from_bytes(clamped, "little") % _L
-    if sodium.crypto_scalarmult_ed25519_base_noclamp(_scalar(w)) != public:
-        w = _L - w  # the lift took the other sign of the public key
+    w = _witness(key, public)
     shared = sodium.crypto_scalarmult_ed25519_noclamp(_scalar(w), ephemeral)
-    r = int.from_bytes(os.urandom(64), "little") % _L or 1
+    r = _nonce()
     r1 = sodium.crypto_scalarmult_ed25519_base_noclamp(_scalar(r))
     r2 = sodium.crypto_scalarmult_ed25519_noclamp(_scalar(r), ephemeral)
     c = _challenge(public, ephemeral, shared, r1, r2)
@@ -141,23 +228,17 @@ def open_disclosed(recipient_public_key: bytes, box: bytes, aad: bytes, evidence
     if len(evidence) != DISCLOSURE_SIZE:
         raise ProtocolError(f"a disclosure must be {DISCLOSURE_SIZE} bytes, not {len(evidence)}")
     public = _lift(recipient_public_key, "the recipient's public key")
-    check_ephemeral(box)
+    if len(box) < SEAL_OVERHEAD:
+        raise ProtocolError(f"sealed box must be at least {SEAL_OVERHEAD} bytes, not {len(box)}")
     ephemeral = _lift(box[:KEY_SIZE], "the ephemeral key")
-    shared, c_bytes, z_bytes = evidence[:32], evidence[32:64], evidence[64:]
-    c, z = int.from_bytes(c_bytes, "little"), int.from_bytes(z_bytes, "little")
-    if not 0 < c < _L or not 0 < z < _L:
-        raise ProtocolError("the disclosure's challenge and response must be canonical scalars in (0, L)")
+    shared = evidence[:32]
+    c_bytes, z_bytes = _scalars("the disclosure", evidence[32:])
+    c = int.from_bytes(c_bytes, "little")
     if not sodium.crypto_core_ed25519_is_valid_point(shared):
         raise ProtocolError("the disclosed shared point is not a point of the prime-order group")
     try:
-        r1 = sodium.crypto_core_ed25519_sub(
-            sodium.crypto_scalarmult_ed25519_base_noclamp(z_bytes),
-            sodium.crypto_scalarmult_ed25519_noclamp(c_bytes, public),
-        )
-        r2 = sodium.crypto_core_ed25519_sub(
-            sodium.crypto_scalarmult_ed25519_noclamp(z_bytes, ephemeral),
-            sodium.crypto_scalarmult_ed25519_noclamp(c_bytes, shared),
-        )
+        r1 = _recompute(z_bytes, c_bytes, None, public)
+        r2 = _recompute(z_bytes, c_bytes, ephemeral, shared)
     except (CryptoError, RuntimeError, ValueError) as exc:
         raise ProtocolError(f"the disclosure's proof does not verify: {exc}") from exc
     if _challenge(public, ephemeral, shared, r1, r2) != c:

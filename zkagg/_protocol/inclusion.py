@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zkagg._aggregation.compose import MAX_MODEL_QUANTA
-from zkagg._errors import ProtocolError, ZkaggError
+from zkagg._errors import ArtifactError, ProtocolError, ZkaggError
 from zkagg._field import IntArray, dequantize
 from zkagg._kzg.commit import UpdateCommitment, commit_update
 from zkagg._protocol import workload
@@ -48,7 +48,7 @@ class Fault:
 def _public_fault(dep: Deployment, update: ClientUpdate, *, check_norm: bool) -> Fault | None:
     """The first fault anyone can see without opening the ciphertext, or ``None``."""
     try:
-        check_ephemeral(update.ciphertext)
+        check_ephemeral(update.ciphertext, _aad(update), update.ephemeral_proof)
     except ProtocolError as exc:
         return Fault(ExclusionReason.BAD_EPHEMERAL_KEY, str(exc))
     try:
@@ -68,6 +68,8 @@ def _public_fault(dep: Deployment, update: ClientUpdate, *, check_norm: bool) ->
     if check_norm and dep.client_norm_bound is not None:
         try:
             verify_client_norm(dep, update)
+        except ArtifactError:
+            raise  # a local failure (a missing SRS or key file) is not the client's fault
         except ZkaggError as exc:
             return Fault(ExclusionReason.BAD_NORM_PROOF, f"no valid norm proof: {exc}")
     return None

@@ -51,6 +51,7 @@ __all__ = [
     "open_sealed",
     "open_with_shared",
     "seal",
+    "seal_with",
     "update_aad",
     "verify_ed25519",
 ]
@@ -306,11 +307,15 @@ def seal(recipient_public_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     bytes
         ``ephemeral public key (32) | ChaCha20-Poly1305 ciphertext and tag``, ``len(plaintext) + 48``.
     """
-    return _seal_with(EncryptionKey.generate(), recipient_public_key, plaintext, aad)
+    return seal_with(EncryptionKey.generate(), recipient_public_key, plaintext, aad)
 
 
-def _seal_with(ephemeral: EncryptionKey, recipient_public_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """:func:`seal` with a given ephemeral key: for test vectors only, never reuse an ephemeral key."""
+def seal_with(ephemeral: EncryptionKey, recipient_public_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """:func:`seal` with a given ephemeral key: a fresh one per box, never reused.
+
+    For senders that must also prove they know the ephemeral key
+    (:func:`zkagg._protocol.disclosure.prove_ephemeral`), and for test vectors.
+    """
     recipient = _raw_key("recipient_public_key", recipient_public_key)
     if not isinstance(plaintext, bytes | bytearray | memoryview):
         raise InvalidArgument(f"plaintext must be bytes, not {type(plaintext).__name__}")

@@ -12,8 +12,9 @@ message                   signed by                   posted to (:mod:`zkagg._pr
 
 Encoding (:mod:`zkagg._wire`): ``"ZKAG" | type (u8) | version (u8) | fields | signature (64)``,
 fixed schemas, big-endian integers, length-prefixed byte strings and lists with per-field limits.
-Types: 1 manifest (version 2: reveal height and seed anchors), 2 client update, 3 shard result
-(version 2: the excluded updates), 4 global result, 5 seed reveal; the others are at version 1.
+Types: 1 manifest (version 2: reveal height and seed anchors), 2 client update (version 2: the
+proof of its ephemeral key), 3 shard result (version 2: the excluded updates), 4 global result,
+5 seed reveal; the others are at version 1.
 Payloads that belong to other parts of zkagg (the aggregation spec, KZG commitments, proofs, the
 shard aggregate) are carried as opaque bytes.
 
@@ -42,7 +43,7 @@ from typing import ClassVar, Final, Self, TypeVar
 
 from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._field import MAX_SCALE
-from zkagg._protocol.disclosure import DISCLOSURE_SIZE
+from zkagg._protocol.disclosure import DISCLOSURE_SIZE, EPHEMERAL_PROOF_SIZE, prove_ephemeral
 from zkagg._protocol.keys import (
     KEY_SIZE,
     MAX_CLIENT_ID,
@@ -52,7 +53,7 @@ from zkagg._protocol.keys import (
     SigningKey,
     client_id_for,
     open_sealed,
-    seal,
+    seal_with,
     update_aad,
     verify_ed25519,
 )
@@ -266,7 +267,8 @@ class ExclusionReason(enum.IntEnum):
     disclosed for an update a public fault already excludes.
     """
 
-    #: The ciphertext's ephemeral key is not in the prime-order group (no X25519 generator makes one).
+    #: The ciphertext's ephemeral key is not in the prime-order group (no X25519 generator makes
+    #: one), or the client's proof that it knows the key does not verify for this update.
     BAD_EPHEMERAL_KEY = 1
     #: The update's commitments do not decode, are not in the deployment's commitment domain, or do
     #: not cover the model's number of values.
@@ -749,6 +751,11 @@ class ClientUpdate(_Signed):
         Number of local training samples (the update's weight), >= 1.
     ciphertext
         The quantized update sealed to the shard aggregator (:meth:`encrypt`).
+    ephemeral_proof
+        The client's proof that it knows the ciphertext's ephemeral key, bound to this update's
+        deployment, round, shard and client id (:func:`zkagg._protocol.disclosure.prove_ephemeral`,
+        64 bytes): without it, a client could copy another's ephemeral key and make the shard
+        disclose that client's shared secret (:mod:`zkagg._protocol.disclosure`).
     proofs
         Optional proofs about the update, opaque bytes here. In a deployment with a
         ``client_norm_bound`` it holds the client's :class:`~zkagg.NormProof` encoding
@@ -771,6 +778,8 @@ class ClientUpdate(_Signed):
     """
 
     TYPE: ClassVar[int] = 2
+    #: Version 2 added ``ephemeral_proof``; version 1 updates are refused.
+    VERSION: ClassVar[int] = 2
 
     deployment: bytes
     round: int
@@ -780,6 +789,7 @@ class ClientUpdate(_Signed):
     commitments: bytes
     sample_count: int
     ciphertext: bytes
+    ephemeral_proof: bytes
     proofs: bytes | None = None
     signature: bytes = b""
 
@@ -792,6 +802,7 @@ class ClientUpdate(_Signed):
         _bytes("commitments", self.commitments, 1, MAX_COMMITMENT_BYTES)
         _uint("sample_count", self.sample_count, 1, _U64)
         _bytes("ciphertext", self.ciphertext, SEAL_OVERHEAD, MAX_PAYLOAD_BYTES)
+        _bytes("ephemeral_proof", self.ephemeral_proof, EPHEMERAL_PROOF_SIZE, EPHEMERAL_PROOF_SIZE)
         if self.proofs is not None:
             _bytes("proofs", self.proofs, 1, MAX_PAYLOAD_BYTES)
         self._check_signature_field()
@@ -832,7 +843,7 @@ class ClientUpdate(_Signed):
             Defaults to :func:`zkagg._protocol.keys.client_id_for` of ``key``'s public key.
         """
         cid = client_id_for(key.public_key) if client_id is None else client_id
-        ciphertext = cls.encrypt(
+        ciphertext, ephemeral_proof = cls.encrypt(
             update,
             aggregator_key=manifest.shard_key(shard).encryption_key,
             deployment=manifest.deployment,
@@ -849,19 +860,22 @@ class ClientUpdate(_Signed):
             commitments=commitments,
             sample_count=sample_count,
             ciphertext=ciphertext,
+            ephemeral_proof=ephemeral_proof,
             proofs=proofs,
         ).sign(key)
 
     @staticmethod
     def encrypt(
         update: bytes, *, aggregator_key: bytes, deployment: bytes, round: int, shard: int, client_id: bytes
-    ) -> bytes:
+    ) -> tuple[bytes, bytes]:
         """Seal an encoded update to a shard aggregator's X25519 key, bound to its place.
 
-        Returns the ``ciphertext`` field for a ClientUpdate with the same deployment, round, shard
-        and client id.
+        Returns the ``ciphertext`` and ``ephemeral_proof`` fields for a ClientUpdate with the same
+        deployment, round, shard and client id.
         """
-        return seal(aggregator_key, update, update_aad(deployment, round, shard, client_id))
+        aad = update_aad(deployment, round, shard, client_id)
+        ephemeral = EncryptionKey.generate()
+        return seal_with(ephemeral, aggregator_key, update, aad), prove_ephemeral(ephemeral, aad)
 
     def decrypt(self, key: EncryptionKey) -> bytes:
         """Open ``ciphertext`` with the shard aggregator's key.
@@ -889,6 +903,7 @@ class ClientUpdate(_Signed):
         w.bytes_("commitments", self.commitments, min_len=1, max_len=MAX_COMMITMENT_BYTES)
         w.u64("sample_count", self.sample_count)
         w.bytes_("ciphertext", self.ciphertext, min_len=SEAL_OVERHEAD, max_len=MAX_PAYLOAD_BYTES)
+        w.fixed("ephemeral_proof", self.ephemeral_proof, EPHEMERAL_PROOF_SIZE)
         w.flag("proofs", self.proofs is not None)
         if self.proofs is not None:
             w.bytes_("proofs", self.proofs, min_len=1, max_len=MAX_PAYLOAD_BYTES)
@@ -904,6 +919,7 @@ class ClientUpdate(_Signed):
             commitments=r.bytes_("commitments", min_len=1, max_len=MAX_COMMITMENT_BYTES),
             sample_count=r.u64("sample_count"),
             ciphertext=r.bytes_("ciphertext", min_len=SEAL_OVERHEAD, max_len=MAX_PAYLOAD_BYTES),
+            ephemeral_proof=r.fixed("ephemeral_proof", EPHEMERAL_PROOF_SIZE),
             proofs=(r.bytes_("proofs", min_len=1, max_len=MAX_PAYLOAD_BYTES) if r.flag("proofs") else None),
         )
 
