@@ -162,6 +162,9 @@ class BenchConfig:
                 raise InvalidArgument(f"executor must be one of {', '.join(EXECUTORS)}, not {e!r}")
         if self.ray_address is not None and "ray" not in (self.executor, *self.compare_executors):
             raise InvalidArgument(f"ray_address is only for executor 'ray', not {self.executor!r}")
+        for v in self.ezkl_inputs:
+            if v not in EZKL_INPUTS:
+                raise InvalidArgument(f"ezkl_inputs must be among {', '.join(EZKL_INPUTS)}, not {v!r}")
         if (
             isinstance(self.ezkl_rounds, bool)
             or not isinstance(self.ezkl_rounds, int)
