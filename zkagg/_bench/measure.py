@@ -326,6 +326,7 @@ def _ezkl_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
         srs_s_not_counted=raw["srs_s_not_counted"],
         peak_rss_mib=raw.get("peak_rss_mib"),
         child_cpu_s=raw.get("child_cpu_s"),
+        load_1min_at_end=raw.get("load_1min_at_end"),
         one_time_timings=one,
         round_timings=raw["rounds"],
     )
