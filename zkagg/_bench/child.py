@@ -36,11 +36,12 @@ def _child_main(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...]) -> dic
     out = fn(*args)
     out["child_cpu_s"] = cpu_seconds() - c0
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["load_1min_at_end"] = os.getloadavg()[0]
     return out
 
 
 def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run ``fn(*args)`` in a fresh spawned process; add its CPU seconds and peak RSS (MiB)."""
+    """Run ``fn(*args)`` in a fresh spawned process; add its CPU seconds, peak RSS (MiB) and the load."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(_child_main, fn, args).result()
 

@@ -2,7 +2,7 @@
 
 One function per figure, each drawn from :class:`zkagg._bench.measure.BenchResults` or skipped
 when the run did not measure its section: ``end_to_end.png`` (the three pipelines per rule, log
-scale), ``phases.png`` (where the time goes: calibrate, setup, commit, prove, verify),
+scale), ``phases.png`` (where a round's time goes: setup in the round, commit, prove, verify),
 ``sweep.png`` (proving cost across the sweep), ``monolithic_vs_sharded.png`` and ``quality.png``
 (pruning and scale against proof cost). matplotlib is imported when the plots are drawn, with the
 non-interactive Agg backend, so that the rest of the package does not need it.
@@ -24,11 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = ["draw_plots"]
 
-PIPELINES = ("native", "naive", "zkagg")
+PIPELINES = ("native", "ezkl-every-round", "ezkl-keys-once", "ezkl-polycommit", "zkagg")
 #: (row key, legend) of the stacked phases, bottom first.
 PHASES = (
-    ("calibrate_s", "calibrate"),
-    ("setup_s", "setup"),
+    ("round_setup_s", "settings, calibrate, compile, keys (in the round)"),
     ("commit_s_max", "commit"),
     ("prove_s", "prove"),
     ("verify_s", "verify"),
@@ -74,25 +73,25 @@ def _subplots(ncols: int = 1, *, figsize: tuple[float, float]) -> tuple[Figure, 
 
 def _end_to_end(res: BenchResults) -> Figure:
     rules = list(dict.fromkeys(r["rule"] for r in res.headline))
-    fig, ax = _subplots(figsize=(7, 4))
-    width = 0.25
+    fig, ax = _subplots(figsize=(8, 4))
+    width = 0.16
     for k, p in enumerate(PIPELINES):
         ys = [
             next((r["end_to_end_s"] for r in res.headline if r["rule"] == rule and r["pipeline"] == p), 0)
             for rule in rules
         ]
-        ax.bar([i + (k - 1) * width for i in range(len(rules))], ys, width, label=p)
+        ax.bar([i + (k - 2) * width for i in range(len(rules))], ys, width, label=p)
     ax.set_yscale("log")
     ax.set_xticks(range(len(rules)), rules)
     ax.set_ylabel("end to end, seconds (log)")
-    ax.set_title("One shard round: native vs naive EZKL vs zkagg")
+    ax.set_title("One shard round: native vs EZKL used directly vs zkagg")
     ax.legend()
     return fig
 
 
 def _phases(res: BenchResults) -> Figure:
     rows = [r for r in res.headline if r["pipeline"] != "native"]
-    fig, ax = _subplots(figsize=(7, 4))
+    fig, ax = _subplots(figsize=(9, 4.5))
     labels = [f"{r['rule']}\n{r['pipeline']}" for r in rows]
     bottom = np.zeros(len(rows))
     for key, name in PHASES:
@@ -100,7 +99,8 @@ def _phases(res: BenchResults) -> Figure:
         ax.bar(labels, vals, bottom=bottom, label=name)
         bottom += vals
     ax.set_ylabel("seconds")
-    ax.set_title("Where the time goes (zkagg setup is once per deployment)")
+    ax.set_title("Where a round's time goes (one-time setup not shown)")
+    ax.tick_params(axis="x", labelsize=7)
     ax.legend()
     return fig
 
