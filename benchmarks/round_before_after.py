@@ -4,7 +4,8 @@ Usage::
 
     .venv/bin/python -m benchmarks.round_before_after --base 2040df0 [--rounds 2] [--repeats 2]
 
-The base revision is exported with ``git archive`` into a temporary folder and laid out as installed
+Both revisions (``--head`` defaults to ``HEAD``: committed code, so the working tree may change
+while it runs) are exported with ``git archive`` into a temporary folder and laid out as installed
 (``zkagg/{circuits,da,cli}`` linked to the top-level folders, as ``scripts/check`` does for mypy).
 Each repetition runs one child per tree, alternating which goes first, with the same
 :class:`~zkagg._protocol.run.RunConfig` (the default honest deployment unless ``--config`` says
@@ -67,10 +68,10 @@ def _installed_layout(tree: Path, out: Path) -> Path:
     return out
 
 
-def _export(rev: str, into: Path) -> Path:
-    archive = into / "base.tar"
+def _export(rev: str, into: Path, name: str) -> Path:
+    archive = into / f"{name}.tar"
     subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    tree = into / "base"
+    tree = into / name
     with tarfile.open(archive) as tar:
         tar.extractall(tree, filter="data")
     return tree
@@ -89,13 +90,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--base", required=True, help="git revision before the change")
+    parser.add_argument("--head", default="HEAD", help="git revision after the change (default HEAD)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per run (default 2)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per tree (default 2)")
     parser.add_argument("--config", default="{}", help="extra RunConfig fields as JSON (default: none)")
     args = parser.parse_args()
     config = {"rounds": args.rounds, **json.loads(args.config)}
     head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ["git", "-C", str(ROOT), "rev-parse", "--short", args.head],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     base_rev = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.base],
@@ -106,8 +111,8 @@ def main() -> None:
     load_before = os.getloadavg()
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as scratch:
-        base = _installed_layout(_export(args.base, Path(scratch)), Path(scratch) / "base-layout")
-        here = _installed_layout(ROOT, Path(scratch) / "head-layout")
+        base = _installed_layout(_export(args.base, Path(scratch), "base"), Path(scratch) / "base-layout")
+        here = _installed_layout(_export(args.head, Path(scratch), "head"), Path(scratch) / "head-layout")
         for i in range(args.repeats):
             order = [("before", base), ("after", here)] if i % 2 == 0 else [("after", here), ("before", base)]
             for side, layout in order:
