@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from zkagg.cli._common import HomeOption, JsonOption, emit_json, fail, handle_errors
+from zkagg.cli._common import (
+    HomeOption,
+    JsonOption,
+    SrsOption,
+    emit_json,
+    fail,
+    handle_errors,
+    use_deployment_srs,
+)
 
 
 @handle_errors
@@ -30,13 +38,15 @@ def audit(
     from_height: Annotated[
         int, typer.Option("--from-height", help="Read the control namespace from this DA height on.", min=1)
     ] = 1,
+    srs: SrsOption = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Re-judge every round (or --round N) from DA data and compare with the coordinator's verdicts.
 
     Exit status 0 when everything reproduces; otherwise the mismatches are listed and the exit
-    status is 14 (a protocol error).
+    status is 14 (a protocol error). A deployment that pins its SRS is audited with the pinned SRS
+    files only (--srs, or registered here by hash); a result made under another SRS is wrong-srs.
     """
     from zkagg._errors import InvalidArgument, ProtocolError
     from zkagg._protocol.announce import find_deployment
@@ -58,6 +68,7 @@ def audit(
     backend = CelestiaClient(da, token)
     try:
         deployment = find_deployment(backend, ns, dep_id, start=from_height)
+        use_deployment_srs(deployment, srs, home)
         report = run_audit(
             backend,
             deployment,

@@ -256,6 +256,9 @@ class VerdictReason(enum.StrEnum):
     #: The shard included a client whose update carries no valid norm proof, in a deployment that
     #: sets ``client_norm_bound`` (:func:`zkagg._protocol.guard.verify_client_norm`).
     BAD_NORM_PROOF = "bad-norm-proof"
+    #: The shard's aggregate was made under another SRS than the deployment's (its spec names
+    #: another SRS hash): whoever made that SRS may have forged its proofs (:mod:`zkagg._protocol.judge`).
+    WRONG_SRS = "wrong-srs"
 
 
 @dataclass(frozen=True)
