@@ -142,7 +142,7 @@ def test_pinned_srs_takes_only_the_pinned_files(tmp_path: Path) -> None:
     ):
         pinned_srs(pins, [_fake_srs(tmp_path / "k16.srs", 16)], home=home)
     with pytest.raises(
-        ArtifactError, match="pins SRS .* for logrows 15, and no such file is known here: pass it with --srs"
+        ArtifactError, match=r"pins SRS .* for logrows 15, and no such file is known here: pass it with --srs"
     ):
         pinned_srs({15: "ab" * 32}, home=home)
 
