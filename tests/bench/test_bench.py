@@ -28,7 +28,7 @@ def test_bench_writes_results_a_report_naming_the_machine_and_plots(tmp_path: Pa
     )
     # Assert
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["ok"] is True
     assert summary["speedup_end_to_end"]["fedavg"] > 0
     data = json.loads((out / "results.json").read_text())

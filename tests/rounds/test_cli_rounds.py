@@ -43,7 +43,7 @@ def test_run_json_report_and_audit_of_its_state(tmp_path: Path) -> None:
     )
     # Assert
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     written = json.loads(report.read_text())
     assert printed["ok"] and written["format"] == "zkagg-run-report/1"
     assert written["rounds"][0]["clients_posted"] == 3 and len(written["rounds"][0]["dropped"]) == 1
@@ -199,7 +199,7 @@ def test_run_against_a_running_da_server(tmp_path: Path) -> None:
         )
         # Assert
         assert result.exit_code == 0, result.output
-        summary = json.loads(result.output)
+        summary = json.loads(result.stdout)
         assert summary["rounds"][0]["global_model"]
         audit = runner.invoke(
             app, ["audit", "--da", url, "--token", token, "--namespace", summary["control_namespace"]]
