@@ -163,7 +163,7 @@ def init(
         f"deployment {dep.deployment_id.hex()} written to {target}; keys in {directory / 'keys'}",
         deployment=dep.deployment_id.hex(),
         path=str(target),
-        srs_sha256={str(k): v for k, v in (dep.srs_sha256 or {}).items()},
+        srs_sha256=None if dep.srs_sha256 is None else {str(k): v for k, v in dep.srs_sha256.items()},
     )
 
 

@@ -367,3 +367,17 @@ def test_audit_of_a_dev_srs_deployment_warns_once(tmp_path: Path, fresh_warning:
     assert audit.exit_code == 0, audit.output
     assert audit.stderr.splitlines() == [WARNING_LINE]
     assert json.loads(audit.stdout)["ok"]
+
+
+def test_quality_proofs_use_the_srs_the_spec_names_and_no_other(srs_files: SrsFiles) -> None:
+    # Prepare: the quality spec of a deployment that pins an SRS nobody registered here
+    dep = DeploymentKeys.generate(2, 1).deployment(srs_sha256={15: "ab" * 32})
+    spec = workload.quality_spec(dep)
+    model = workload.initial_model(dep)
+    # Execute / Assert: no fallback to this machine's dev SRS, and no other SRS passed in by hand
+    with pytest.raises(ArtifactError, match="no SRS with sha256 abababababababab"):
+        workload.quality_artifacts(spec)
+    with pytest.raises(ArtifactError, match="no SRS with sha256 abababababababab"):
+        workload.model_commitments(model, spec)
+    with pytest.raises(InvalidArgument, match="must be the SRS the quality spec names"):
+        workload.quality_artifacts(spec, srs=dev_srs(15))
