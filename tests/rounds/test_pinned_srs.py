@@ -280,10 +280,10 @@ def test_shard_result_under_another_srs_is_wrong_srs(
         assert shard.run_round(manifest).height is not None
         # Execute: a coordinator that colludes, reading every aggregate as if made under the pinned SRS
         with monkeypatch.context() as m:
-            real = ShardAggregate.from_bytes.__func__  # type: ignore[attr-defined]
+            real = ShardAggregate.from_bytes
 
             def relabelled(cls: type[ShardAggregate], data: bytes) -> ShardAggregate:
-                return dataclasses.replace(real(cls, data), spec=w.dep.spec())
+                return dataclasses.replace(real(data), spec=w.dep.spec())
 
             m.setattr(ShardAggregate, "from_bytes", classmethod(relabelled))
             outcome = coordinator.close_round(1)
