@@ -249,11 +249,12 @@ def _spec_problem(agg: ShardAggregate, dep: Deployment) -> tuple[VerdictReason, 
     expected = dep.spec()
     if agg.spec.matches(expected):
         return None
-    if agg.spec.matches(dataclasses.replace(expected, srs_sha256=agg.spec.srs_sha256)):
+    ours = expected.domain().srs_sha256
+    if dataclasses.replace(agg.spec, srs_sha256=ours).matches(expected):
         return (
             VerdictReason.WRONG_SRS,
             f"the aggregate was made under SRS {agg.spec.srs_sha256}, not the deployment's "
-            f"{'pinned' if dep.srs_pinned else 'dev'} SRS {expected.domain().srs_sha256}",
+            f"{'pinned' if dep.srs_pinned else 'dev'} SRS {ours}",
         )
     return VerdictReason.MALFORMED, "the aggregate's spec is not the deployment's"
 
