@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from zkagg._errors import ZkaggError
+
+if TYPE_CHECKING:
+    from zkagg._protocol.deployment import Deployment
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,3 +57,35 @@ def emit_json(payload: dict[str, Any]) -> None:
 HomeOption = Annotated[Path | None, typer.Option(help="Cache root (default $ZKAGG_HOME or ~/.cache/zkagg).")]
 #: ``--json``: one JSON object on stdout instead of text (errors too).
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+#: ``--srs``: ceremony SRS files, one per logrows (repeat the option).
+SrsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--srs",
+        help="Ceremony SRS file the deployment pins (one per logrows; repeat for several). Checked against "
+        "the pinned SHA-256 and registered by hash; without it, pinned files are looked up by hash among "
+        "those registered before. Nothing is downloaded.",
+    ),
+]
+
+
+def use_deployment_srs(deployment: Deployment, files: list[Path] | None, home: Path | None) -> None:
+    """Make the deployment's SRS available before a role or the audit commits, proves or verifies.
+
+    A deployment that pins its SRS gets every pinned file from ``--srs`` (each must have its pinned
+    hash) or from the local registry, or the command stops here naming the missing logrows. A
+    deployment without pins runs on this machine's INSECURE dev SRS: ``--srs`` is refused, and the
+    warning is printed once on stderr.
+    """
+    from zkagg._errors import InvalidArgument
+    from zkagg._prover.srs import pinned_srs, warn_insecure
+
+    if deployment.srs_sha256 is None:
+        if files:
+            raise InvalidArgument(
+                f"--srs: deployment {deployment.deployment_id.hex()[:16]}... pins no SRS (its parties use "
+                "their own dev SRS); pin ceremony SRS files with zkagg init --srs"
+            )
+        warn_insecure()
+        return
+    pinned_srs(deployment.srs_sha256, files or (), home=home)

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from zkagg.cli._common import HomeOption, JsonOption, emit_json, fail, handle_errors
+from zkagg.cli._common import (
+    HomeOption,
+    JsonOption,
+    SrsOption,
+    emit_json,
+    fail,
+    handle_errors,
+    use_deployment_srs,
+)
 
 #: Exit status when every verdict reproduces but the protocol caught a party cheating.
 FINDINGS_EXIT_CODE = 15
@@ -33,6 +41,7 @@ def audit(
     from_height: Annotated[
         int, typer.Option("--from-height", help="Read the control namespace from this DA height on.", min=1)
     ] = 1,
+    srs: SrsOption = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -41,7 +50,9 @@ def audit(
     Exit status 0 when everything reproduces and nobody was caught cheating; 14 (a protocol error)
     when something does not reproduce (the mismatches are listed); 15 when everything reproduces but
     the protocol caught a party cheating (each finding is listed, naming the party): the global
-    models are right, and the listed parties tried to make them wrong.
+    models are right, and the listed parties tried to make them wrong. A deployment that pins its
+    SRS is audited with the pinned SRS files only (--srs, or registered here by hash); a result
+    made under another SRS is wrong-srs.
     """
     from zkagg._errors import InvalidArgument, ProtocolError
     from zkagg._protocol.announce import find_deployment
@@ -63,6 +74,7 @@ def audit(
     backend = CelestiaClient(da, token)
     try:
         deployment = find_deployment(backend, ns, dep_id, start=from_height)
+        use_deployment_srs(deployment, srs, home)
         report = run_audit(
             backend,
             deployment,

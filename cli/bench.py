@@ -103,6 +103,7 @@ def bench(
     from zkagg._bench.measure import BASELINES, FULL, QUICK, BenchConfig, run_bench
     from zkagg._bench.report import headline_ratio, write_outputs
     from zkagg._errors import InvalidArgument
+    from zkagg._prover.srs import warn_insecure
 
     started = time.perf_counter()
     base = QUICK if quick else FULL
@@ -150,6 +151,7 @@ def bench(
     if home is not None:
         os.environ["ZKAGG_HOME"] = str(home)  # the children inherit it (dev SRS files live there)
     console = Console(stderr=True, highlight=False)
+    warn_insecure()  # every circuit of the benchmark is proven with the dev SRS
 
     def progress(message: str) -> None:
         if not json_output:

@@ -27,6 +27,7 @@ def example(
 
     from zkagg._prover.artifacts import RunArgs, build_circuit
     from zkagg._prover.proof import load_input, prove, public_values, verify
+    from zkagg._prover.srs import warn_insecure
     from zkagg.cli._progress import PhaseProgress
 
     started = time.perf_counter()
@@ -50,6 +51,8 @@ def example(
         x = np.asarray(load_input(input_file)[0], dtype=np.float32).reshape(1, -1)
         reference = session.run(None, {session.get_inputs()[0].name: x})[0].ravel().tolist()
     assert artifacts.srs is not None
+    if artifacts.srs.insecure:
+        warn_insecure(artifacts.srs)  # fine for a demo, not for production
     result = {
         "ok": True,
         "proof": str(proof_path),
@@ -71,10 +74,4 @@ def example(
     typer.echo(f"proven outputs:      {[round(v, 4) for v in values]}")
     typer.echo(f"onnxruntime outputs: {[round(v, 4) for v in reference]}")
     typer.echo(f"max |difference| {result['max_abs_error']:.4g} (fixed point, scale 2**10)")
-    if artifacts.srs.insecure:
-        typer.secho(
-            "warning: proved with an INSECURE dev SRS (fine for a demo, not for production)",
-            err=True,
-            fg="yellow",
-        )
     typer.echo(f"total {result['total_seconds']:.1f} s")

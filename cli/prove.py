@@ -56,7 +56,7 @@ def prove(
     from zkagg._prover.artifacts import RunArgs, build_circuit
     from zkagg._prover.artifacts import export_artifacts as export
     from zkagg._prover.proof import prove as run_prove
-    from zkagg._prover.srs import load_srs
+    from zkagg._prover.srs import load_srs, warn_insecure
     from zkagg.cli._progress import PhaseProgress
 
     started = time.perf_counter()
@@ -83,6 +83,8 @@ def prove(
     exported = export(artifacts, export_artifacts) if export_artifacts is not None else None
     elapsed = time.perf_counter() - started
     assert artifacts.srs is not None
+    if artifacts.srs.insecure:
+        warn_insecure(artifacts.srs)
     summary = {
         "ok": True,
         "proof": str(out),
@@ -106,6 +108,4 @@ def prove(
     typer.echo(f"artifacts: {artifacts.directory}")
     if exported:
         typer.echo(f"verifier artifacts exported to {exported}")
-    if artifacts.srs.insecure:
-        typer.secho(f"warning: {artifacts.srs.describe()['warning']}", err=True, fg="yellow")
     typer.echo(f"total {elapsed:.2f} s")

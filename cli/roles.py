@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zkagg._errors import InvalidArgument
-from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
+from zkagg.cli._common import (
+    HomeOption,
+    JsonOption,
+    SrsOption,
+    emit_json,
+    handle_errors,
+    use_deployment_srs,
+)
 
 if TYPE_CHECKING:
     from zkagg._protocol.deployment import Deployment
@@ -115,16 +122,27 @@ def init(
             min=1,
         ),
     ] = None,
+    srs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--srs",
+            help="Pin a ceremony SRS file (one per logrows the circuits use; repeat the option): its "
+            "SHA-256 enters deployment.json and the deployment id. Default: none pinned, every party uses "
+            "its own INSECURE dev SRS.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a deployment: public deployment.json and one key directory per party."""
     from zkagg._protocol.deployment import DeploymentKeys
+    from zkagg._prover.srs import srs_pins
 
     if norm_bound is not None and not (math.isfinite(norm_bound) and norm_bound > 0):
         raise InvalidArgument(f"--norm-bound must be a positive finite number, not {norm_bound}")
     target = directory / "deployment.json"
     if target.exists():
         raise InvalidArgument(f"directory already holds a deployment ({target}); choose another")
+    pins = srs_pins(srs) if srs else None
     keys = DeploymentKeys.generate(clients, shards)
     dep = keys.deployment(
         name=name,
@@ -139,6 +157,7 @@ def init(
         data_seed=seed,
         client_norm_bound=norm_bound,
         max_sample_count=max_samples,
+        srs_sha256=pins,
     )
     directory.mkdir(parents=True, exist_ok=True)
     keys.save(directory / "keys")
@@ -148,6 +167,7 @@ def init(
         f"deployment {dep.deployment_id.hex()} written to {target}; keys in {directory / 'keys'}",
         deployment=dep.deployment_id.hex(),
         path=str(target),
+        srs_sha256=None if dep.srs_sha256 is None else {str(k): v for k, v in dep.srs_sha256.items()},
     )
 
 
@@ -160,6 +180,7 @@ def coordinator(
     token: TokenOpt = None,
     rounds: RoundsOpt = 1,
     timeout: TimeoutOpt = 3600.0,
+    srs: SrsOption = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -167,6 +188,7 @@ def coordinator(
     from zkagg._protocol.coordinator import Coordinator
 
     dep, identity = _load(deployment, keys)
+    use_deployment_srs(dep, srs, home)
     backend = _backend(da, token)
     coord = Coordinator(
         dep,
@@ -224,6 +246,7 @@ def shard(
     ] = None,
     timeout: TimeoutOpt = 3600.0,
     from_height: FromHeightOpt = 1,
+    srs: SrsOption = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -234,6 +257,7 @@ def shard(
     dep, identity = _load(deployment, keys)
     if index >= dep.n_shards:
         raise InvalidArgument(f"--index must be in [0, {dep.n_shards}), not {index}")
+    use_deployment_srs(dep, srs, home)
     backend = _backend(da, token)
     try:
         agg = ShardAggregator(
@@ -281,6 +305,7 @@ def client(
     attack_scale: Annotated[float, typer.Option(help="Factor of the attack.")] = 10.0,
     timeout: TimeoutOpt = 3600.0,
     from_height: FromHeightOpt = 1,
+    srs: SrsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Train, commit and post updates every round (one process may play several clients)."""
@@ -292,6 +317,7 @@ def client(
 
     dep = Deployment.load(deployment)
     indices = parse_indices(index, dep.n_clients, "--index")
+    use_deployment_srs(dep, srs, None)
     data = load_digits_task(seed=dep.data_seed, probe_size=dep.probe_size)
     parts = dirichlet_partition(data.y_train, dep.n_clients, alpha=dep.alpha, seed=dep.data_seed)
     backend = _backend(da, token)

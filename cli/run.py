@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from zkagg.cli._common import HomeOption, JsonOption, emit_json, handle_errors
+from zkagg.cli._common import HomeOption, JsonOption, SrsOption, emit_json, handle_errors
 
 if TYPE_CHECKING:
     from zkagg._protocol.run import RoundRow, RunReport
@@ -142,6 +142,7 @@ def run(
         Path | None, typer.Option(help="Keep the node, keys and coordinator state here (default: temporary).")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write a JSON report here.")] = None,
+    srs: SrsOption = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -180,6 +181,7 @@ def _run(
     result_window: int | None,
     state: Path | None,
     report: Path | None,
+    srs: list[Path] | None,
     home: Path | None,
     json_output: bool,
 ) -> None:
@@ -188,6 +190,7 @@ def _run(
 
     from zkagg._errors import InvalidArgument
     from zkagg._protocol.run import RunConfig, run_deployment
+    from zkagg._prover.srs import srs_pins, warn_insecure
 
     if rule not in RULES:
         raise InvalidArgument(f"--rule must be one of {', '.join(RULES)}, not {rule!r}")
@@ -219,7 +222,10 @@ def _run(
         update_window=update_window,
         result_window=result_window,
         norm_bound=norm_bound,
+        srs_sha256=srs_pins(srs, home=home) if srs else None,
     )
+    if config.srs_sha256 is None:
+        warn_insecure()
     backend = None
     if da is not None:
         from zkagg.da import CelestiaClient

@@ -32,7 +32,7 @@ def verify(
     from zkagg._prover.artifacts import find_cached_artifacts, load_artifacts
     from zkagg._prover.proof import Proof, public_values
     from zkagg._prover.proof import verify as run_verify
-    from zkagg._prover.srs import load_srs
+    from zkagg._prover.srs import load_srs, warn_insecure
 
     if (srs is None) != (srs_sha256 is None):
         raise InvalidArgument("--srs and --srs-sha256 go together: an SRS given by hand is checked by hash")
@@ -47,6 +47,8 @@ def verify(
     elapsed = time.perf_counter() - started
     used_srs = the_srs or circuit.srs
     assert used_srs is not None
+    if used_srs.insecure:
+        warn_insecure(used_srs)
     values = public_values(the_proof, circuit)
     result = {
         "ok": True,
@@ -66,9 +68,3 @@ def verify(
     )
     if values["outputs"]:
         typer.echo(f"public outputs: {values['outputs']}")
-    if used_srs.insecure:
-        typer.secho(
-            f"warning: SRS {used_srs.sha256[:16]} is a dev or unregistered SRS: INSECURE",
-            err=True,
-            fg="yellow",
-        )

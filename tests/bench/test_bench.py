@@ -110,7 +110,7 @@ def test_bench_cli_writes_results_and_a_report_naming_the_machine(tmp_path: Path
     )
     # Assert
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["ok"] is True
     assert summary["speedup_end_to_end"] == {"fedavg": None}  # no baseline was run
     assert set(summary["speedup_by_baseline"]) == set(BASELINES)

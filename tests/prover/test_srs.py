@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -7,7 +8,18 @@ import pytest
 
 from zkagg import ArtifactError, InvalidArgument, dev_srs, load_srs
 from zkagg._home import sha256_file
-from zkagg._prover.srs import find_srs, read_srs_logrows, srs_file_size
+from zkagg._prover import srs as srs_module
+from zkagg._prover.srs import (
+    INSECURE_WARNING,
+    find_srs,
+    pinned_srs,
+    read_srs_logrows,
+    register_srs,
+    srs_by_hash,
+    srs_file_size,
+    srs_pins,
+    warn_insecure,
+)
 
 
 def test_dev_srs_is_generated_once_and_insecure(zkagg_home: Path) -> None:
@@ -71,3 +83,90 @@ def test_unknown_srs_hash_says_how_to_supply_it(tmp_path: Path) -> None:
 def test_bad_logrows(logrows: object) -> None:
     with pytest.raises(InvalidArgument, match="logrows must be an integer in"):
         dev_srs(logrows)  # type: ignore[arg-type]
+
+
+# -- pinned SRS (issue 12): registering files, finding pins, the one warning ------------------------
+
+
+def _fake_srs(path: Path, logrows: int) -> Path:
+    """A file of an SRS's format and size (header and length only: for checks that read no points)."""
+    path.write_bytes(logrows.to_bytes(4, "little") + bytes(srs_file_size(logrows) - 4))
+    return path
+
+
+def test_srs_pins_registers_each_file_by_hash(tmp_path: Path) -> None:
+    # Prepare: a copy of the session's dev SRS stands in for a ceremony file
+    ceremony = tmp_path / "ceremony-k15.srs"
+    shutil.copyfile(dev_srs(15).path, ceremony)
+    # Execute
+    pins = srs_pins([ceremony], home=tmp_path / "h")
+    # Assert
+    assert pins == {15: sha256_file(ceremony)}
+    found = find_srs(pins[15], 15, home=tmp_path / "h")
+    assert found.source == "ceremony" and found.path == ceremony.resolve()
+
+
+def test_srs_pins_refuses_what_is_not_one_srs_per_logrows(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not an SRS")
+    ceremony = tmp_path / "a.srs"
+    shutil.copyfile(dev_srs(15).path, ceremony)
+    with pytest.raises(InvalidArgument, match=r"--srs .*notes.txt: SRS file .* not an SRS"):
+        srs_pins([text], home=tmp_path)
+    with pytest.raises(InvalidArgument, match=r"--srs .*missing.srs: cannot read SRS file"):
+        srs_pins([tmp_path / "missing.srs"], home=tmp_path)
+    with pytest.raises(InvalidArgument, match="--srs names two SRS files of logrows 15"):
+        srs_pins([ceremony, ceremony], home=tmp_path)
+
+
+def test_pinned_srs_takes_only_the_pinned_files(tmp_path: Path) -> None:
+    # Prepare: the pinned file, and another of the same logrows with different bytes
+    pinned = tmp_path / "pinned.srs"
+    shutil.copyfile(dev_srs(15).path, pinned)
+    other = tmp_path / "other.srs"
+    data = bytearray(pinned.read_bytes())
+    data[-1] ^= 0x01
+    other.write_bytes(bytes(data))
+    pins = {15: sha256_file(pinned)}
+    home = tmp_path / "h"
+    # Execute / Assert: the pinned file is taken and registered; any other is named and refused
+    assert pinned_srs(pins, [pinned], home=home)[15].sha256 == pins[15]
+    assert pinned_srs(pins, home=home)[15].path == pinned.resolve()  # found again by hash
+    with pytest.raises(
+        ArtifactError, match=r"--srs .*other.srs is not the SRS the deployment pins for logrows 15"
+    ):
+        pinned_srs(pins, [other], home=home)
+    with pytest.raises(
+        InvalidArgument,
+        match="is an SRS of logrows 16, but the deployment pins SRS files for logrows 15 only",
+    ):
+        pinned_srs(pins, [_fake_srs(tmp_path / "k16.srs", 16)], home=home)
+    with pytest.raises(
+        ArtifactError, match=r"pins SRS .* for logrows 15, and no such file is known here: pass it with --srs"
+    ):
+        pinned_srs({15: "ab" * 32}, home=home)
+
+
+def test_a_registered_srs_is_found_without_making_a_dev_srs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ceremony = tmp_path / "c.srs"
+    shutil.copyfile(dev_srs(15).path, ceremony)
+    home = tmp_path / "empty-home"
+    digest = register_srs(ceremony, home=home).sha256
+
+    def no_dev(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a dev SRS was generated for a registered ceremony SRS")
+
+    monkeypatch.setattr(srs_module, "dev_srs", no_dev)
+    found = srs_by_hash(digest, 15, home=home)
+    assert found.source == "ceremony" and not found.insecure
+
+
+def test_the_insecure_warning_is_one_line_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(srs_module, "_WARNED", False)
+    out = io.StringIO()
+    assert warn_insecure(stream=out) is True
+    assert warn_insecure(stream=out) is False
+    assert warn_insecure(dev_srs(15), stream=out) is False
+    assert out.getvalue() == f"warning: {INSECURE_WARNING}\n"

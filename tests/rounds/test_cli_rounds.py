@@ -43,7 +43,7 @@ def test_run_json_report_and_audit_of_its_state(tmp_path: Path) -> None:
     )
     # Assert
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     written = json.loads(report.read_text())
     assert printed["ok"] and written["format"] == "zkagg-run-report/1"
     assert written["rounds"][0]["clients_posted"] == 3 and len(written["rounds"][0]["dropped"]) == 1
@@ -199,7 +199,7 @@ def test_run_against_a_running_da_server(tmp_path: Path) -> None:
         )
         # Assert
         assert result.exit_code == 0, result.output
-        summary = json.loads(result.output)
+        summary = json.loads(result.stdout)
         assert summary["rounds"][0]["global_model"]
         audit = runner.invoke(
             app, ["audit", "--da", url, "--token", token, "--namespace", summary["control_namespace"]]
@@ -220,7 +220,7 @@ def test_audit_names_a_caught_cheat_with_its_own_exit_status(tmp_path: Path) -> 
         args += ["--byzantine-shards", "1", "--shard-attack", "censor", "--da", url, "--token", token]
         result = runner.invoke(app, ["run", *args, "--instant", "--json"])
         assert result.exit_code == 0, result.output
-        summary = json.loads(result.output)
+        summary = json.loads(result.stdout)
         assert summary["rounds"][0]["verdicts"][0]["reason"] == "unjustified-exclusion"
         # Execute
         audit = runner.invoke(

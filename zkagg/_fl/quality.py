@@ -70,7 +70,7 @@ from zkagg._kzg.commit import commit_chunk, commitment_domain
 from zkagg._kzg.points import proof_input_commitments
 from zkagg._prover.artifacts import CircuitArtifacts, RunArgs, build_circuit
 from zkagg._prover.proof import Proof, prove, verify
-from zkagg._prover.srs import SRS, dev_srs
+from zkagg._prover.srs import SRS, dev_srs, srs_by_hash
 from zkagg.circuits.shard_model import build_shard_model_onnx, chunk_lengths
 
 __all__ = [
@@ -111,6 +111,11 @@ class QualitySpec:
         (28,777 rows); cost grows with columns times ``2**logrows`` (DESIGN.md §4), so 4 columns
         at logrows 15 cost about what 2 columns at 16 would. Rows beyond ``2**logrows`` spill
         into extra columns rather than failing (48 samples: 33,777 rows, still logrows 15).
+    srs_sha256
+        The commitment domain's SRS, by hash (a deployment's pinned ceremony SRS), found with
+        :func:`~zkagg._prover.srs.srs_by_hash`: the circuit's keys are made with it, proofs are made
+        and verified with it and :func:`model_commitments` commits with it, whatever SRS a proof
+        claims. ``None``: the INSECURE dev SRS of this machine (or the ``srs`` argument).
     """
 
     x_probe: npt.NDArray[np.float32]
@@ -120,6 +125,7 @@ class QualitySpec:
     logrows: int = 15
     chunk_size: int = 1024
     num_inner_cols: int = 4
+    srs_sha256: str | None = None
 
     @classmethod
     def for_digits(cls, data: DigitsData, **kwargs: Any) -> QualitySpec:
@@ -189,10 +195,30 @@ _ARTIFACTS_MEMO: dict[tuple[str, str, str], CircuitArtifacts] = {}
 _MEMO_LOCK = threading.Lock()
 
 
+def _spec_srs(spec: QualitySpec, srs: SRS | None, home: str | None) -> SRS | None:
+    """The SRS a spec names (``None``: the dev SRS of ``home``, as :func:`zkagg.build_circuit` takes it).
+
+    A spec that names its SRS by hash gets that SRS and no other: an ``srs`` argument must be it.
+    When the named SRS is this machine's dev SRS it is passed on as ``None``, so the circuit's
+    keys are the ones already cached for the dev SRS.
+    """
+    if spec.srs_sha256 is None:
+        return srs
+    if srs is not None:
+        if srs.sha256 != spec.srs_sha256:
+            raise InvalidArgument(
+                f"srs ({srs.sha256[:16]}...) must be the SRS the quality spec names ({spec.srs_sha256[:16]}...)"
+            )
+        return srs
+    named = srs_by_hash(spec.srs_sha256, spec.logrows, home=home)
+    return None if named.source == "dev" else named
+
+
 def quality_artifacts(
     spec: QualitySpec, *, srs: SRS | None = None, home: str | None = None
 ) -> CircuitArtifacts:
     """Compile the spec's circuit and keys once (:func:`zkagg.build_circuit`, cached on disk and in memory)."""
+    srs = _spec_srs(spec, srs, home)
     memo_key = (spec.fingerprint(), srs.sha256 if srs is not None else "dev", str(zkagg_home(home)))
     with _MEMO_LOCK:
         hit = _ARTIFACTS_MEMO.get(memo_key)
@@ -444,7 +470,8 @@ def model_commitments(
     q = np.asarray(q_params)
     if q.shape != (spec.n_params,) or not np.issubdtype(q.dtype, np.integer):
         raise InvalidArgument(f"q_params must be {spec.n_params} integers, not shape {q.shape} {q.dtype}")
-    the_srs = srs if srs is not None else dev_srs(spec.logrows, home=home)
+    named = _spec_srs(spec, srs, home)
+    the_srs = named if named is not None else dev_srs(spec.logrows, home=home)
     width = 1 << max(6, (max(spec.input_lengths) - 1).bit_length())
     domain = commitment_domain(spec.logrows, width, spec.scale, srs=the_srs)
     return [commit_chunk(domain, chunk) for chunk in np.split(q, np.cumsum(spec.input_lengths)[:-1])]

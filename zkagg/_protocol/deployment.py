@@ -7,6 +7,15 @@ DA blocks). It is written as one JSON file (``deployment.json``) that every proc
 SHA-256 over a canonical encoding is the 32-byte deployment id that every round message carries,
 so a message of another deployment, or of a deployment whose parameters were changed, is rejected.
 
+The deployment may pin its SRS (``srs_sha256``: the SHA-256 of a ceremony SRS file per logrows,
+``zkagg init --srs FILE``). Every commitment and every proof of a round is made and checked with the
+SRS of the deployment's logrows: whoever knows an SRS's trapdoor can open commitments to anything and
+forge proofs, so which SRS is used must not be left to a message or to whatever a machine generated
+for itself. With a pin, the hash is part of the id, the spec every party uses names it, and each
+party finds the file by that hash (``--srs`` or the local registry, :func:`zkagg._prover.srs.pinned_srs`);
+a result or proof made under another SRS is refused. Without one, every party uses its own INSECURE
+dev SRS (fine for a simulation in one process or on one machine, and said so by the CLI).
+
 Private keys never enter that file: :class:`DeploymentKeys` generates one identity per party and
 saves each into its own directory (``coordinator/``, ``shard-<i>/``, ``client-<i>/``) so that a
 party started on another machine gets only its own directory.
@@ -22,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +44,7 @@ from zkagg._kzg.commit import CommitmentDomain
 from zkagg._protocol.keys import KEY_SIZE, Identity, client_id_for
 from zkagg._protocol.messages import DEPLOYMENT_SIZE, MAX_SHARDS, ShardKeys
 from zkagg._protocol.seed import chain_anchor
+from zkagg._prover.srs import MAX_LOGROWS, MIN_LOGROWS
 
 __all__ = ["DEPLOYMENT_FORMAT", "Deployment", "DeploymentKeys"]
 
@@ -43,7 +54,7 @@ _ID_TAG: Final = b"zkagg/deployment/v1\x00"
 RULES: Final = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 MAX_CLIENTS: Final = 4096
 #: Fields added after the first release: absent from the canonical form while ``None``.
-_OMITTED_WHEN_NONE: Final = frozenset({"client_norm_bound", "max_sample_count"})
+_OMITTED_WHEN_NONE: Final = frozenset({"client_norm_bound", "max_sample_count", "srs_sha256"})
 #: The largest sample count a client may declare when the deployment sets none.
 DEFAULT_MAX_SAMPLE_COUNT: Final = 2**32 - 1
 
@@ -110,6 +121,14 @@ class Deployment:
         its shard. ``None`` (the default) means :data:`DEFAULT_MAX_SAMPLE_COUNT` and is left out
         of the canonical form, so deployments without it keep their ids; set it near the largest
         honest count.
+    srs_sha256
+        ``None`` (the default): every party uses its own INSECURE dev SRS of ``logrows``
+        (:func:`~zkagg.dev_srs`). Otherwise ``{logrows: SHA-256 of the ceremony SRS file}`` for
+        every logrows the deployment's circuits use (:attr:`required_srs_logrows`; refused when one
+        is missing or one more is given): the spec (:meth:`spec`) and the quality circuit name that
+        SRS, so clients commit, shards prove and every verifier checks with it alone, and a shard
+        result made under another SRS is excluded (``wrong-srs``). Left out of the canonical form
+        while ``None``, so deployments without it keep their ids.
     coordinator_key
         The coordinator's Ed25519 public key.
     shard_keys
@@ -144,6 +163,7 @@ class Deployment:
     result_window: int = 120
     client_norm_bound: float | None = None
     max_sample_count: int | None = None
+    srs_sha256: Mapping[int, str] | None = field(default=None, hash=False)
     _registry: dict[bytes, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -167,7 +187,11 @@ class Deployment:
             raise InvalidArgument(f"name must be a string of 1 to 64 bytes, not {self.name!r}")
         if self.rule not in RULES:
             raise InvalidArgument(f"rule must be one of {', '.join(RULES)}, not {self.rule!r}")
+        if self.srs_sha256 is not None:
+            object.__setattr__(self, "srs_sha256", _srs_pins(self.srs_sha256))
         self.spec()  # validates rule parameters and the domain with the spec's own messages
+        if self.srs_sha256 is not None:
+            self._check_srs_pins(self.srs_sha256)
         _int("hidden", self.hidden, 1, 256)
         _int("data_seed", self.data_seed, 0, 2**32 - 1)
         _number("alpha", self.alpha, 0.0, 1e6, open_low=True)
@@ -191,6 +215,23 @@ class Deployment:
         if self.max_sample_count is not None:
             _int("max_sample_count", self.max_sample_count, 1, 2**63 - 1)
         object.__setattr__(self, "_registry", {client_id_for(k): k for k in self.client_keys})
+
+    def _check_srs_pins(self, pins: Mapping[int, str]) -> None:
+        """Refuse pins that leave a logrows of the deployment's circuits unpinned, or pin one more."""
+        needed = self.required_srs_logrows
+        missing = [k for k in needed if k not in pins]
+        if missing:
+            raise InvalidArgument(
+                f"srs_sha256 must pin an SRS file for every logrows the deployment's circuits use "
+                f"({', '.join(map(str, needed))}): logrows {', '.join(map(str, missing))} is missing "
+                "(zkagg init --srs FILE, one file per logrows)"
+            )
+        extra = [k for k in pins if k not in needed]
+        if extra:
+            raise InvalidArgument(
+                f"srs_sha256 pins logrows {', '.join(map(str, extra))}, which no circuit of this deployment "
+                f"uses (they use {', '.join(map(str, needed))})"
+            )
 
     def _check_norm_domain(self) -> None:
         """Refuse a norm bound that the commitment domain cannot prove (one chunk per proof at least)."""
@@ -223,6 +264,25 @@ class Deployment:
         """The largest sample count a client may declare (``max_sample_count`` or the default)."""
         return self.max_sample_count if self.max_sample_count is not None else DEFAULT_MAX_SAMPLE_COUNT
 
+    @property
+    def required_srs_logrows(self) -> tuple[int, ...]:
+        """The logrows of every SRS a round of this deployment uses (what ``srs_sha256`` must pin).
+
+        All at ``logrows``: the commitment domain (client commitments, the global model's
+        commitment), every proof linked to those commitments (the rule proofs of median, trimmed
+        mean, clipped and SNARK FedAvg, :func:`~zkagg._aggregation.rules.domain_artifacts`; the
+        clients' norm proofs, :func:`~zkagg._aggregation.norm.norm_circuit`) and the shard-model
+        quality circuit (:func:`zkagg._protocol.workload.quality_spec`, compiled at exactly the
+        domain's logrows so that its committed inputs compare with the clients'). A circuit at
+        another logrows would need its own SRS, hence its own pin.
+        """
+        return (self.logrows,)
+
+    @property
+    def srs_pinned(self) -> bool:
+        """Whether the deployment pins its SRS (else every party uses its own INSECURE dev SRS)."""
+        return self.srs_sha256 is not None
+
     def client_index(self, client_id: bytes) -> int:
         """The index of a registered client (its data part)."""
         key = self._registry.get(client_id)
@@ -231,7 +291,7 @@ class Deployment:
         return self.client_keys.index(key)
 
     def spec(self) -> AggregationSpec:
-        """The aggregation spec (dev SRS of ``logrows``)."""
+        """The aggregation spec: the pinned SRS of ``logrows``, or the dev SRS of this machine."""
         return AggregationSpec(
             rule=self.rule,
             chunk_size=self.chunk_size,
@@ -239,6 +299,7 @@ class Deployment:
             logrows=self.logrows,
             beta=self.beta,
             clip_norm=self.clip_norm,
+            srs_sha256=self.srs_sha256.get(self.logrows) if self.srs_sha256 is not None else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -263,6 +324,8 @@ class Deployment:
                 ]
             elif f.name == "client_keys":
                 value = [k.hex() for k in value]
+            elif f.name == "srs_sha256":
+                value = {str(k): v for k, v in sorted(value.items())}
             out[f.name] = value
         return out
 
@@ -307,6 +370,15 @@ class Deployment:
             ) from exc
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"deployment keys are malformed: {exc!r}") from exc
+        if obj.get("srs_sha256") is not None:
+            pins = obj["srs_sha256"]
+            if not isinstance(pins, dict) or not all(
+                isinstance(k, str) and k.isdecimal() and str(int(k)) == k for k in pins
+            ):
+                raise InvalidArgument(
+                    f"srs_sha256 must be an object from logrows (decimal) to SHA-256, not {pins!r:.200}"
+                )
+            kwargs["srs_sha256"] = {int(k): v for k, v in pins.items()}
         return cls(**kwargs)
 
     def save(self, path: Path | str) -> Path:
@@ -334,6 +406,25 @@ class Deployment:
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"deployment file {p} is not readable JSON: {exc}") from exc
         return cls.from_json(obj)
+
+
+def _srs_pins(value: object) -> dict[int, str]:
+    """``srs_sha256`` checked and in its one form: ``{logrows: lowercase hex SHA-256}``, sorted."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"srs_sha256 must map logrows to SHA-256 or be None, not {value!r:.200}")
+    pins: dict[int, str] = {}
+    for k, digest in sorted(value.items(), key=lambda kv: str(kv[0])):
+        _int("srs_sha256 logrows", k, MIN_LOGROWS, MAX_LOGROWS)
+        if (
+            not isinstance(digest, str)
+            or len(digest) != 64
+            or any(c not in "0123456789abcdef" for c in digest)
+        ):
+            raise InvalidArgument(
+                f"srs_sha256[{k}] must be 64 lowercase hex digits (an SRS file's SHA-256), not {digest!r:.100}"
+            )
+        pins[k] = digest
+    return dict(sorted(pins.items()))
 
 
 @dataclass(frozen=True)

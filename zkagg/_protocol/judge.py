@@ -8,6 +8,7 @@ run the same code and must reach the same verdicts. Composition and its exact ro
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -282,6 +283,26 @@ class _Context:
     home: str | None
 
 
+def _spec_problem(agg: ShardAggregate, dep: Deployment) -> tuple[VerdictReason, str] | None:
+    """Why an aggregate's spec is not the deployment's, or ``None`` when it is.
+
+    ``wrong-srs`` when it differs only in its SRS: everything is verified with the deployment's SRS
+    (pinned, or this machine's dev SRS), never with the one a result names, and the result is
+    excluded because its proofs were made where whoever holds that SRS's trapdoor could forge them.
+    """
+    expected = dep.spec()
+    if agg.spec.matches(expected):
+        return None
+    ours = expected.domain().srs_sha256
+    if dataclasses.replace(agg.spec, srs_sha256=ours).matches(expected):
+        return (
+            VerdictReason.WRONG_SRS,
+            f"the aggregate was made under SRS {agg.spec.srs_sha256}, not the deployment's "
+            f"{'pinned' if dep.srs_pinned else 'dev'} SRS {ours}",
+        )
+    return VerdictReason.MALFORMED, "the aggregate's spec is not the deployment's"
+
+
 def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJudgement:
     """The verdict on a shard result the guard accepted: availability, aggregate, norms, quality."""
     backend, dep, manifest = context.backend, context.deployment, context.manifest
@@ -305,8 +326,9 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
     except ZkaggError as exc:
         return excluded(VerdictReason.MALFORMED, f"the aggregate does not decode: {exc}")
     # Compared with the deployment before any work that the aggregate's fields could size.
-    if not agg.spec.matches(dep.spec()):
-        return excluded(VerdictReason.MALFORMED, "the aggregate's spec is not the deployment's")
+    spec_problem = _spec_problem(agg, dep)
+    if spec_problem is not None:
+        return excluded(*spec_problem)
     if agg.length != global_q.size:
         return excluded(
             VerdictReason.MALFORMED, f"the aggregate has {agg.length} values, not the model's {global_q.size}"

@@ -332,6 +332,9 @@ class VerdictReason(enum.StrEnum):
     #: The shard included a client whose update carries no valid norm proof, in a deployment that
     #: sets ``client_norm_bound`` (:func:`zkagg._protocol.guard.verify_client_norm`).
     BAD_NORM_PROOF = "bad-norm-proof"
+    #: The shard's aggregate was made under another SRS than the deployment's (its spec names
+    #: another SRS hash): whoever made that SRS may have forged its proofs (:mod:`zkagg._protocol.judge`).
+    WRONG_SRS = "wrong-srs"
     #: The shard left out an update that passed the public checks without a reason that holds: it
     #: did not account for it, or accused it falsely (:mod:`zkagg._protocol.inclusion`).
     UNJUSTIFIED_EXCLUSION = "unjustified-exclusion"
@@ -339,7 +342,8 @@ class VerdictReason(enum.StrEnum):
 
 #: Verdicts that say nothing against the shard's aggregator: it was accepted, stayed silent or was
 #: late (liveness), its honest model missed the quality threshold, or someone else posted a result
-#: in its name. Every other reason names a cheat its aggregator signed (:attr:`ShardVerdict.caught`).
+#: in its name. Every other reason names a cheat its aggregator signed, which the audit reports as a
+#: finding (:attr:`zkagg._protocol.judge.RoundJudgement.findings`).
 NOT_CAUGHT: Final = frozenset(
     {
         VerdictReason.ACCEPTED,

@@ -23,7 +23,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,9 @@ class RunConfig:
     #: The deployment's bound on declared sample counts; ``None``: the size of the whole digits
     #: data set (no client of this simulation holds more, so a larger claim is a lie).
     max_samples: int | None = None
+    #: The ceremony SRS files the deployment pins, ``{logrows: SHA-256}`` (registered beforehand,
+    #: :func:`~zkagg._prover.srs.srs_pins`); ``None``: this machine's INSECURE dev SRS.
+    srs_sha256: Mapping[int, str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("clients", "shards", "rounds"):
@@ -134,6 +137,7 @@ class RunConfig:
             result_window=self.result_window or 4 * self.shards + 8,
             client_norm_bound=self.norm_bound,
             max_sample_count=self.max_samples if self.max_samples is not None else workload.TASK_SAMPLES,
+            srs_sha256=self.srs_sha256,
         )
 
 

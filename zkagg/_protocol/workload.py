@@ -63,7 +63,12 @@ def task(deployment: Deployment) -> DigitsData:
 
 
 def quality_spec(deployment: Deployment) -> QualitySpec:
-    """The shard-model quality circuit's spec: the deployment's probe set, scale, logrows and chunks."""
+    """The shard-model quality circuit's spec: the deployment's probe set, scale, logrows, chunks and SRS.
+
+    With a pinned SRS the spec names it, so shards prove and every verifier checks quality proofs
+    with the pinned SRS only (the proof's wire form names no SRS: a proof made under another one
+    does not verify).
+    """
     return QualitySpec.for_digits(
         task(deployment),
         hidden=deployment.hidden,
@@ -73,6 +78,7 @@ def quality_spec(deployment: Deployment) -> QualitySpec:
         # 2 advice columns: measured 1.7x less prove CPU than 4 for the default 16 probe samples
         # (24,163 rows, logrows 15); larger probe sets spill into more columns by themselves.
         num_inner_cols=2,
+        srs_sha256=deployment.spec().srs_sha256,
     )
 
 

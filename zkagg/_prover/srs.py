@@ -6,7 +6,14 @@ Two kinds, never confused:
   ``$ZKAGG_HOME/srs/dev``. Whoever generated it knows its trapdoor and can open commitments to
   anything and forge proofs, so it is always reported as INSECURE.
 * **ceremony SRS**: a file from a powers-of-tau ceremony that the user names, checked against the
-  SHA-256 the user gives. Nothing is ever downloaded.
+  SHA-256 the user gives (or, for ``zkagg init --srs``, hashed and pinned into the deployment).
+  Either way it is registered by hash under ``$ZKAGG_HOME/srs/registered``, where every later
+  lookup by hash (:func:`find_srs`, :func:`srs_by_hash`) finds it. Nothing is ever downloaded.
+
+A deployment pins its SRS by hash, per logrows (``Deployment.srs_sha256``); every party then finds
+the file with :func:`pinned_srs`, from the files the user names (``--srs``) or from the registry,
+and verifies with that SRS only, whatever SRS a message names. Commands that run on a dev SRS say so
+once per process with :func:`warn_insecure` (one plain line on stderr).
 
 A circuit needs an SRS of exactly its logrows (DESIGN.md §4: a smaller one fails at setup, a larger
 one made prove and verify hang with ezkl 23.0.5), so the logrows is read from the file and checked.
@@ -21,11 +28,14 @@ import contextlib
 import json
 import os
 import struct
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from filelock import FileLock
 
@@ -34,14 +44,19 @@ from zkagg._home import atomic_write_text, sha256_file, sha256_file_memo, zkagg_
 from zkagg._prover.ezkl import call_ezkl
 
 __all__ = [
+    "INSECURE_WARNING",
     "MAX_LOGROWS",
     "MIN_LOGROWS",
     "SRS",
     "dev_srs",
     "find_srs",
     "load_srs",
+    "pinned_srs",
+    "register_srs",
     "srs_by_hash",
     "srs_file_size",
+    "srs_pins",
+    "warn_insecure",
 ]
 
 #: ezkl's default range-check table has 2**14 rows, so no circuit goes below 2**15.
@@ -50,6 +65,8 @@ MIN_LOGROWS = 15
 MAX_LOGROWS = 24
 
 INSECURE_WARNING = "INSECURE dev SRS: generated on this machine; whoever holds it can forge proofs"
+#: The same warning for an SRS found beside exported artifacts whose hash nobody vouched for.
+UNVERIFIED_WARNING = "INSECURE SRS: not registered by its hash here; whoever made it can forge proofs"
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,7 @@ def read_srs_logrows(path: Path) -> int:
         raise ArtifactError(f"SRS file {path} is truncated: {size} bytes")
     k = int(struct.unpack("<I", head)[0])
     if not 1 <= k <= 28:
-        raise ArtifactError(f"SRS file {path} does not start with a valid logrows (read {k})")
+        raise ArtifactError(f"SRS file {path} does not start with a valid logrows (read {k}): not an SRS")
     if size != srs_file_size(k):
         raise ArtifactError(
             f"SRS file {path} has {size} bytes but an SRS of logrows {k} has {srs_file_size(k)}: "
@@ -176,6 +193,47 @@ def _load_dev_record(path: Path, meta_path: Path, k: int) -> SRS | None:
     return SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
 
 
+def _check_sha256(sha256: str, name: str = "sha256") -> str:
+    want = sha256.lower().removeprefix("0x") if isinstance(sha256, str) else ""
+    if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
+        raise InvalidArgument(f"{name} must be 64 hex digits, not {sha256!r}")
+    return want
+
+
+def register_srs(
+    path: str | os.PathLike[str],
+    *,
+    sha256: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+) -> SRS:
+    """Register an SRS file the user names, by its SHA-256, as a ceremony SRS.
+
+    The file must be an SRS (:func:`read_srs_logrows`: its header's logrows and its exact size).
+    With ``sha256`` (a hash published with the ceremony, or pinned by a deployment) the file must
+    have it; without, the file's own hash is taken (``zkagg init --srs``: the deployment then pins
+    it, and every other party checks its copy against the pin). The file is recorded under
+    ``$ZKAGG_HOME/srs/registered/<sha256>.json`` so that lookups by hash find it later.
+
+    Raises
+    ------
+    ArtifactError
+        The file is missing, not an SRS, or its hash differs from ``sha256``.
+    InvalidArgument
+        ``sha256`` is not 64 hex digits.
+    """
+    p = Path(path).expanduser()
+    want = None if sha256 is None else _check_sha256(sha256)
+    k = read_srs_logrows(p)
+    got = sha256_file(p)
+    if want is not None and got != want:
+        raise ArtifactError(f"SRS file {p} has sha256 {got}, expected {want}")
+    srs = SRS(path=p.resolve(), logrows=k, sha256=got, insecure=False, source="ceremony")
+    registry = zkagg_home(home) / "srs" / "registered"
+    record = {"path": str(srs.path), "logrows": k, "sha256": got}
+    atomic_write_text(registry / f"{got}.json", json.dumps(record, sort_keys=True))
+    return srs
+
+
 def load_srs(
     path: str | os.PathLike[str],
     *,
@@ -198,19 +256,113 @@ def load_srs(
     ArtifactError
         The file is missing, not an SRS, or its hash differs from ``sha256``.
     """
-    p = Path(path).expanduser()
-    want = sha256.lower().removeprefix("0x")
-    if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
-        raise InvalidArgument(f"sha256 must be 64 hex digits, not {sha256!r}")
-    k = read_srs_logrows(p)
-    got = sha256_file(p)
-    if got != want:
-        raise ArtifactError(f"SRS file {p} has sha256 {got}, expected {want}")
-    srs = SRS(path=p.resolve(), logrows=k, sha256=got, insecure=False, source="ceremony")
-    registry = zkagg_home(home) / "srs" / "registered"
-    record = {"path": str(srs.path), "logrows": k, "sha256": got}
-    atomic_write_text(registry / f"{got}.json", json.dumps(record, sort_keys=True))
-    return srs
+    return register_srs(path, sha256=_check_sha256(sha256), home=home)
+
+
+def srs_pins(
+    files: Iterable[str | os.PathLike[str]], *, home: str | os.PathLike[str] | None = None
+) -> dict[int, str]:
+    """Register ceremony SRS files (``--srs``, one per logrows) and return ``{logrows: sha256}``.
+
+    What ``zkagg init --srs`` pins into a deployment. Each file is checked as :func:`register_srs`
+    does; the errors name ``--srs`` and the file.
+
+    Raises
+    ------
+    InvalidArgument
+        A file is missing or not an SRS, or two files have the same logrows.
+    """
+    pins: dict[int, str] = {}
+    paths: dict[int, Path] = {}
+    for f in files:
+        try:
+            srs = register_srs(f, home=home)
+        except ArtifactError as exc:
+            raise InvalidArgument(f"--srs {f}: {exc}") from exc
+        if srs.logrows in pins:
+            raise InvalidArgument(
+                f"--srs names two SRS files of logrows {srs.logrows} ({paths[srs.logrows]} and {f}): "
+                "give one file per logrows"
+            )
+        pins[srs.logrows] = srs.sha256
+        paths[srs.logrows] = Path(f)
+    return pins
+
+
+def pinned_srs(
+    pins: Mapping[int, str],
+    files: Iterable[str | os.PathLike[str]] = (),
+    *,
+    home: str | os.PathLike[str] | None = None,
+) -> dict[int, SRS]:
+    """The SRS of every pinned logrows: from ``files`` (checked against the pins) or found by hash.
+
+    Every party of a deployment that pins its SRS calls this before it commits, proves or
+    verifies: a file the user names (``--srs``) must have exactly the pinned hash of its logrows
+    and is registered, so that every later lookup by hash finds it; a logrows without a named file
+    must already be known here (registered earlier, or this machine's dev SRS when that is what
+    was pinned). Nothing is downloaded, and no SRS named by a message is ever used instead.
+
+    Raises
+    ------
+    InvalidArgument
+        A file's logrows is not pinned.
+    ArtifactError
+        A file is not an SRS or differs from the pinned hash of its logrows; no file with a pinned
+        hash is known here (the message names the logrows and says to pass ``--srs``).
+    """
+    found: dict[int, SRS] = {}
+    for f in files:
+        try:
+            k = read_srs_logrows(Path(f).expanduser())
+        except ArtifactError as exc:
+            raise ArtifactError(f"--srs {f}: {exc}") from exc
+        if k not in pins:
+            pinned = ", ".join(str(x) for x in sorted(pins)) or "none"
+            raise InvalidArgument(
+                f"--srs {f} is an SRS of logrows {k}, but the deployment pins SRS files for logrows "
+                f"{pinned} only"
+            )
+        try:
+            found[k] = register_srs(f, sha256=pins[k], home=home)
+        except ArtifactError as exc:
+            raise ArtifactError(
+                f"--srs {f} is not the SRS the deployment pins for logrows {k} (sha256 {pins[k]}): {exc}"
+            ) from exc
+    for k, digest in sorted(pins.items()):
+        if k not in found:
+            try:
+                found[k] = find_srs(digest, k, home=home)
+            except ArtifactError as exc:
+                raise ArtifactError(
+                    f"the deployment pins SRS {digest} for logrows {k}, and no such file is known here: "
+                    "pass it with --srs FILE (nothing is downloaded)"
+                ) from exc
+    return found
+
+
+_WARN_LOCK = threading.Lock()
+_WARNED = False
+
+
+def warn_insecure(srs: SRS | None = None, *, stream: TextIO | None = None) -> bool:
+    """Say once per process, on stderr, that proofs are made or checked with an INSECURE SRS.
+
+    One plain line, ``warning: `` and :data:`INSECURE_WARNING` (or :data:`UNVERIFIED_WARNING` for an
+    SRS found beside artifacts, ``srs.source == "unverified"``), never on stdout (which may carry
+    JSON). Commands call it when they run on a dev SRS, whatever the number of proofs; a second
+    call in the same process writes nothing. Returns whether this call wrote the line.
+    """
+    global _WARNED
+    with _WARN_LOCK:
+        if _WARNED:
+            return False
+        _WARNED = True
+    text = UNVERIFIED_WARNING if srs is not None and srs.source == "unverified" else INSECURE_WARNING
+    out = stream if stream is not None else sys.stderr
+    out.write(f"warning: {text}\n")
+    out.flush()
+    return True
 
 
 def find_srs(
@@ -260,10 +412,19 @@ def find_srs(
 def srs_by_hash(sha256: str, logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
     """The SRS a commitment domain or circuit names by hash.
 
-    The dev SRS of this cache when it has that hash (generated on first use), else a registered
-    ceremony SRS (:func:`find_srs`). Raises :class:`~zkagg.ArtifactError` when neither matches.
+    The dev SRS of this cache when it has that hash, else a registered ceremony SRS
+    (:func:`find_srs`); the dev SRS is generated only when neither is on disk yet, so a deployment
+    that pins a ceremony SRS never makes one. Raises :class:`~zkagg.ArtifactError` when nothing
+    matches.
     """
-    dev = dev_srs(logrows, home=home)
+    k = _check_logrows(logrows)
+    directory = _dev_dir(zkagg_home(home))
+    cached = _load_dev_record(directory / f"k{k}.srs", directory / f"k{k}.srs.json", k)
+    if cached is not None and cached.sha256 == sha256:
+        return cached
+    with contextlib.suppress(ArtifactError):
+        return find_srs(sha256, k, home=home)
+    dev = dev_srs(k, home=home)
     if dev.sha256 == sha256:
         return dev
-    return find_srs(sha256, logrows, home=home)
+    return find_srs(sha256, k, home=home)
