@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.rounds.world import N_CLIENTS, World, make_world, mismatches, open_with_honest_clients
 from zkagg._aggregation.records import ShardAggregate
 from zkagg._aggregation.shard import aggregate_shard
 from zkagg._errors import ArtifactError, InvalidArgument, ProtocolError
@@ -40,8 +41,6 @@ from zkagg._prover import srs as srs_module
 from zkagg._prover.srs import INSECURE_WARNING, dev_srs, srs_file_size
 from zkagg.cli.app import app
 from zkagg.da._runner import spawn_server
-
-from .test_attacks import N_CLIENTS, World, _open_with_honest_clients, _world, mismatches
 
 runner = CliRunner()
 WARNING_LINE = f"warning: {INSECURE_WARNING}"
@@ -84,7 +83,7 @@ def fresh_warning(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def pinned_world(tmp_path: Path, srs_files: SrsFiles) -> Iterator[World]:
     srs_module.register_srs(srs_files.pinned)
-    yield from _world(tmp_path, srs_sha256={15: srs_files.pinned_sha256})
+    yield from make_world(tmp_path, srs_sha256={15: srs_files.pinned_sha256})
 
 
 # -- the deployment ---------------------------------------------------------------------------------
@@ -233,7 +232,7 @@ def _client_updates(w: World, manifest: RoundManifest) -> list[ClientUpdate]:
 
 def test_honest_pinned_round_audits_clean(pinned_world: World, srs_files: SrsFiles) -> None:
     w = pinned_world
-    coordinator, manifest = _open_with_honest_clients(w, skip=-1)
+    coordinator, manifest = open_with_honest_clients(w, skip=-1)
     try:
         w.tick(manifest.updates_by)
         report = ShardAggregator(w.dep, 0, w.keys.shards[0], w.node).run_round(manifest)
@@ -272,7 +271,7 @@ def test_shard_result_under_another_srs_is_wrong_srs(
     fresh_warning: None,
 ) -> None:
     w = pinned_world
-    coordinator, manifest = _open_with_honest_clients(w, skip=-1)
+    coordinator, manifest = open_with_honest_clients(w, skip=-1)
     try:
         w.tick(manifest.updates_by)
         shard = _OtherSrsShard(w.dep, 0, w.keys.shards[0], w.node)
