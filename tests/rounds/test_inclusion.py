@@ -14,15 +14,16 @@ from tests.rounds.world import (
     N_CLIENTS,
     World,
     caught,
+    close_with_shard,
     mismatches,
     open_with_honest_clients,
     post_update,
+    posted_result,
 )
 from zkagg._kzg.commit import commit_update
 from zkagg._protocol import guard as guard_module
 from zkagg._protocol import shard as shard_module
 from zkagg._protocol import workload
-from zkagg._protocol.coordinator import RoundOutcome
 from zkagg._protocol.disclosure import DISCLOSURE_SIZE, disclose, open_disclosed, prove_ephemeral
 from zkagg._protocol.inclusion import Fault, screen_update
 from zkagg._protocol.keys import EncryptionKey, seal, seal_with, update_aad
@@ -30,32 +31,9 @@ from zkagg._protocol.messages import (
     ClientUpdate,
     ExclusionReason,
     RoundManifest,
-    ShardResult,
     VerdictReason,
-    decode_message,
 )
-from zkagg._protocol.shard import ShardAggregator, ShardReport
-from zkagg._protocol.sharding import deployment_namespaces
 from zkagg._protocol.vectors import encode_vector
-
-
-def _close(w: World, manifest: RoundManifest, attack: str | None = None) -> tuple[ShardReport, RoundOutcome]:
-    coordinator = w.coordinator()
-    try:
-        w.tick(manifest.updates_by)
-        report = ShardAggregator(w.dep, 0, w.keys.shards[0], w.node, attack=attack).run_round(manifest)
-        return report, coordinator.close_round(1)
-    finally:
-        coordinator.close()
-
-
-def _posted_result(w: World, report: ShardReport) -> ShardResult:
-    assert report.height is not None
-    control = deployment_namespaces(w.dep.deployment_id, 1).control
-    blobs = w.node.get_all(report.height, [control])
-    result = next(decode_message(b.data) for b in blobs if b.data.startswith(b"ZKAG"))
-    assert isinstance(result, ShardResult)
-    return result
 
 
 def _sealed(recipient: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
@@ -91,9 +69,9 @@ def _honest(w: World) -> tuple[np.ndarray, bytes]:
 def test_censoring_shard_is_excluded_and_the_audit_agrees(world: World) -> None:
     coordinator, manifest = open_with_honest_clients(world, skip=-1)
     coordinator.close()
-    report, outcome = _close(world, manifest, attack="censor")
+    report, outcome = close_with_shard(world, manifest, attack="censor")
     # The attack was exercised: the posted result names one of the four clients and excludes none
-    result = _posted_result(world, report)
+    result = posted_result(world, report)
     assert len(result.included) == 1 and result.excluded == ()
     verdict = outcome.global_result.verdicts[0]
     assert verdict.reason is VerdictReason.UNJUSTIFIED_EXCLUSION
@@ -110,7 +88,7 @@ def test_coordinator_that_accepts_a_censoring_shard_fails_the_audit(
     # The coordinator skips the accounting check, so it accepts the censored result
     with monkeypatch.context() as patched:
         patched.setattr(guard_module.MessageGuard, "_check_accounting", lambda *a: None)
-        _, outcome = _close(world, manifest, attack="censor")
+        _, outcome = close_with_shard(world, manifest, attack="censor")
     assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
     audit = world.audit()
     assert not audit.ok
@@ -126,8 +104,8 @@ def test_faulty_clients_are_excluded_with_evidence_and_the_shard_stays_accepted(
     # Client 3 seals its update to a key that is not its shard's: the shard cannot decrypt it
     wrong = _sealed(EncryptionKey.generate().public_key, encode_vector(q, dep.scale), aad)
     _post_sealed(world, manifest, 3, wrong, honest_commitments)
-    report, outcome = _close(world, manifest)
-    result = _posted_result(world, report)
+    report, outcome = close_with_shard(world, manifest)
+    result = posted_result(world, report)
     assert [x.reason for x in result.excluded] == [ExclusionReason.UNDECRYPTABLE]
     assert len(result.excluded[0].evidence) == DISCLOSURE_SIZE
     assert len(result.included) == N_CLIENTS - 1
@@ -147,8 +125,8 @@ def test_mismatched_update_is_revealed_by_its_disclosure(world: World) -> None:
     aad = update_aad(dep.deployment_id, 1, 0, world.client(3).client_id)
     box, proof = _sealed(dep.shard_keys[0].encryption_key, encode_vector(q, dep.scale), aad)
     _post_sealed(world, manifest, 3, (box, proof), other)
-    report, outcome = _close(world, manifest)
-    excluded = _posted_result(world, report).excluded
+    report, outcome = close_with_shard(world, manifest)
+    excluded = posted_result(world, report).excluded
     assert [x.reason for x in excluded] == [ExclusionReason.COMMITMENT_MISMATCH]
     # Anyone opens the faulty client's box with the disclosure, and only that box
     opened = open_disclosed(dep.shard_keys[0].encryption_key, box, aad, excluded[0].evidence)
@@ -162,8 +140,8 @@ def test_small_order_ephemeral_key_is_excluded_publicly(world: World) -> None:
     coordinator.close()
     _, commitments = _honest(world)
     _post_sealed(world, manifest, 3, (bytes(32) + b"\x01" * 40, b"\x01" * 64), commitments)  # u = 0: order 2
-    report, outcome = _close(world, manifest)
-    excluded = _posted_result(world, report).excluded
+    report, outcome = close_with_shard(world, manifest)
+    excluded = posted_result(world, report).excluded
     assert [(x.reason, x.evidence) for x in excluded] == [(ExclusionReason.BAD_EPHEMERAL_KEY, b"")]
     assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
     assert caught(world).endswith("BAD_EPHEMERAL_KEY")
@@ -209,8 +187,8 @@ def test_false_accusation_excludes_the_shard(
         return real(dep, global_q, u, key, check_norm=check_norm)  # type: ignore[arg-type]
 
     monkeypatch.setattr(shard_module, "screen_update", screen)
-    report, outcome = _close(world, manifest)
-    assert [x.client_id for x in _posted_result(world, report).excluded] == [victim]
+    report, outcome = close_with_shard(world, manifest)
+    assert [x.client_id for x in posted_result(world, report).excluded] == [victim]
     verdict = outcome.global_result.verdicts[0]
     assert verdict.reason is VerdictReason.UNJUSTIFIED_EXCLUSION
     assert detail in verdict.detail and victim.hex() in verdict.detail

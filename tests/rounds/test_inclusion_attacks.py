@@ -10,50 +10,27 @@ import contextlib
 
 import numpy as np
 
-from tests.rounds.world import N_CLIENTS, World, open_with_honest_clients, post_update
+from tests.rounds.world import (
+    N_CLIENTS,
+    World,
+    close_with_shard,
+    open_with_honest_clients,
+    post_update,
+    posted_result,
+)
 from zkagg._errors import ProtocolError
 from zkagg._kzg.commit import commit_update
 from zkagg._protocol import workload
-from zkagg._protocol.coordinator import RoundOutcome
 from zkagg._protocol.disclosure import open_disclosed
 from zkagg._protocol.keys import update_aad
 from zkagg._protocol.messages import (
     ClientUpdate,
     ExclusionReason,
     RoundManifest,
-    ShardResult,
     VerdictReason,
-    decode_message,
 )
 from zkagg._protocol.reading import read_range
-from zkagg._protocol.shard import ShardAggregator, ShardReport
 from zkagg._protocol.sharding import deployment_namespaces
-
-
-def _close(w: World, manifest: RoundManifest) -> tuple[ShardReport, RoundOutcome]:
-    coordinator = w.coordinator()
-    try:
-        w.tick(manifest.updates_by)
-        report = ShardAggregator(w.dep, 0, w.keys.shards[0], w.node).run_round(manifest)
-        return report, coordinator.close_round(1)
-    finally:
-        coordinator.close()
-
-
-def _posted_result(w: World, report: ShardReport) -> ShardResult:
-    assert report.height is not None
-    control = deployment_namespaces(w.dep.deployment_id, 1).control
-    result = next(
-        m for b in w.node.get_all(report.height, [control]) if isinstance(m := _decoded(b.data), ShardResult)
-    )
-    return result
-
-
-def _decoded(data: bytes) -> object:
-    try:
-        return decode_message(data)
-    except ProtocolError:
-        return None
 
 
 def _updates(w: World, manifest: RoundManifest) -> dict[bytes, ClientUpdate]:
@@ -87,17 +64,17 @@ def test_a_client_cannot_get_an_honest_update_disclosed_by_copying_its_ephemeral
         ephemeral_proof=victim.ephemeral_proof,
     ).sign(world.keys.clients[3].signing)
     world.post("shard", copied.to_bytes())
-    report, outcome = _close(world, manifest)
+    report, outcome = close_with_shard(world, manifest)
     assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
-    assert len(_posted_result(world, report).included) == N_CLIENTS - 1
-    assert [(x.reason, x.evidence) for x in _posted_result(world, report).excluded] == [
+    assert len(posted_result(world, report).included) == N_CLIENTS - 1
+    assert [(x.reason, x.evidence) for x in posted_result(world, report).excluded] == [
         (ExclusionReason.BAD_EPHEMERAL_KEY, b"")
     ]
     # Anyone reading the DA layer tries every disclosure on the honest client's box
     aad = update_aad(world.dep.deployment_id, 1, 0, victim.client_id)
     recipient = world.dep.shard_keys[0].encryption_key
     revealed = []
-    for x in _posted_result(world, report).excluded:
+    for x in posted_result(world, report).excluded:
         if x.evidence:
             with contextlib.suppress(ProtocolError):
                 revealed.append(open_disclosed(recipient, victim.ciphertext, aad, x.evidence))
@@ -116,8 +93,8 @@ def test_the_same_update_posted_twice_and_a_second_update_keep_the_accounting_eq
     world.post("shard", first.to_bytes())
     world.post("shard", first.to_bytes())
     post_update(world, manifest, 3, q + 1, 11)
-    report, outcome = _close(world, manifest)
-    result = _posted_result(world, report)
+    report, outcome = close_with_shard(world, manifest)
+    result = posted_result(world, report)
     assert len(result.included) == N_CLIENTS and result.excluded == ()
     assert outcome.global_result.verdicts[0].reason is VerdictReason.ACCEPTED
     assert world.audit().ok

@@ -9,19 +9,28 @@ from typing import Any
 
 import numpy as np
 
+from zkagg._errors import ProtocolError
 from zkagg._fl.data import DigitsData, dirichlet_partition, load_digits_task
 from zkagg._kzg.commit import commit_update
 from zkagg._protocol import workload
 from zkagg._protocol.announce import announce_deployment
 from zkagg._protocol.audit import AuditReport, audit
 from zkagg._protocol.client import ClientParty
-from zkagg._protocol.coordinator import Coordinator
+from zkagg._protocol.coordinator import Coordinator, RoundOutcome
 from zkagg._protocol.deployment import Deployment, DeploymentKeys
 from zkagg._protocol.guard import QUALITY_CIRCUIT
 from zkagg._protocol.keys import Identity
-from zkagg._protocol.messages import CircuitRef, ClientUpdate, RoundManifest, ShardKeys
+from zkagg._protocol.messages import (
+    CircuitRef,
+    ClientUpdate,
+    RoundManifest,
+    ShardKeys,
+    ShardResult,
+    decode_message,
+)
 from zkagg._protocol.reading import Ticker
 from zkagg._protocol.seed import chain_anchor, fetch_seed
+from zkagg._protocol.shard import ShardAggregator, ShardReport
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import encode_vector, vector_commitment
 from zkagg.da import Blob, EmbeddedNode, write_payload
@@ -149,3 +158,30 @@ def post_update(w: World, manifest: RoundManifest, i: int, q: np.ndarray, sample
         sample_count=sample_count,
     )
     return w.post("shard", update.to_bytes(), shard)
+
+
+def close_with_shard(
+    w: World, manifest: RoundManifest, attack: str | None = None
+) -> tuple[ShardReport, RoundOutcome]:
+    """Shard 0 aggregates once ``updates_by`` is reached (with ``attack``), then the coordinator closes round 1."""
+    coordinator = w.coordinator()
+    try:
+        w.tick(manifest.updates_by)
+        report = ShardAggregator(w.dep, 0, w.keys.shards[0], w.node, attack=attack).run_round(manifest)
+        return report, coordinator.close_round(1)
+    finally:
+        coordinator.close()
+
+
+def posted_result(w: World, report: ShardReport) -> ShardResult:
+    """The ShardResult shard 0 posted (at ``report.height``)."""
+    assert report.height is not None
+    control = deployment_namespaces(w.dep.deployment_id, w.dep.n_shards).control
+    for blob in w.node.get_all(report.height, [control]):
+        try:
+            message = decode_message(blob.data)
+        except ProtocolError:
+            continue
+        if isinstance(message, ShardResult):
+            return message
+    raise AssertionError(f"no ShardResult at height {report.height}")
