@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from zkagg._errors import DAError, ProtocolError
 from zkagg._kzg import commit as commit_module
 from zkagg._protocol import inclusion as inclusion_module
 from zkagg._protocol import workload
+from zkagg._protocol.coordinator import Coordinator
 from zkagg._protocol.judge import judge_round
 from zkagg._protocol.messages import (
     CircuitRef,
@@ -40,10 +42,12 @@ from zkagg._protocol.messages import (
     VerdictReason,
     decode_message,
 )
-from zkagg._protocol.reading import find_manifest
+from zkagg._protocol.reading import find_manifest, read_range
+from zkagg._protocol.run import CountingBackend
 from zkagg._protocol.shard import ShardAggregator
 from zkagg._protocol.sharding import deployment_namespaces
 from zkagg._prover.srs import dev_srs as real_dev_srs
+from zkagg.da import Blob, EmbeddedNode, Namespace, TxConfig
 
 # -- the coordinator ----------------------------------------------------------------------------
 
@@ -280,3 +284,46 @@ def test_shard_equivocation_is_kept_as_evidence(world: World) -> None:
     assert outcome.judgement.evidence == [line]
     report_ = world.audit()
     assert not report_.ok and f"evidence: {line}" in mismatches(report_)
+
+
+class _BusyChain(CountingBackend):
+    """A node whose chain moves ``lag`` blocks before each of the first ``times`` manifests lands."""
+
+    def __init__(self, node: EmbeddedNode, control: Namespace, lag: int, times: int) -> None:
+        super().__init__(node)
+        self.control, self.lag, self.times = control, lag, times
+
+    def submit(self, blobs: Sequence[Blob], config: TxConfig | None = None) -> int:
+        if self.times > 0 and any(b.namespace == self.control for b in blobs):
+            self.times -= 1
+            for _ in range(self.lag):
+                self.inner.submit([Blob.new(Namespace.v0(b"tick"), b"x")])
+        return super().submit(blobs, config)
+
+
+def test_a_manifest_that_lands_late_is_posted_again_and_the_late_one_is_ignored(world: World) -> None:
+    # Prepare: the chain moves 3 blocks while each of the first two manifests is in flight (margin 2, then 4)
+    control = deployment_namespaces(world.dep.deployment_id, 1).control
+    busy = _BusyChain(world.node, control, lag=3, times=2)
+    coordinator = Coordinator(
+        world.dep, world.keys.coordinator, busy, state_dir=world.state, advance=world.tick
+    )
+    try:
+        # Execute
+        manifest, height = coordinator.open_round(1)
+        # Assert: the third try (margin 8) lands below its seed height and is the one every party follows
+        assert height < manifest.seed_height
+        posted = read_range(world.node, [control], 1, world.node.local_head().height)
+        late = [p.height for p in posted if isinstance(p.message, RoundManifest) and p.message != manifest]
+        assert len(late) == 2 and busy.times == 0  # the attack on the margin was exercised twice
+        assert find_manifest(world.node, world.dep, 1)[0] == manifest
+        world.tick(manifest.reveal_by)
+        for i in range(N_CLIENTS):
+            world.client(i).run_round(manifest)
+        world.tick(manifest.updates_by)
+        ShardAggregator(world.dep, 0, world.keys.shards[0], world.node).run_round(manifest)
+        assert coordinator.close_round(1).global_result.global_model is not None
+    finally:
+        coordinator.close()
+    report = world.audit()
+    assert report.clean, (mismatches(report), report.findings)  # the late manifests are not equivocation

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._field import IntArray
@@ -39,6 +39,8 @@ from zkagg.da import Blob, DABackend, PayloadRef, write_payload
 __all__ = ["Coordinator", "RoundOutcome"]
 
 _OwnT = TypeVar("_OwnT", RoundManifest, GlobalResult)
+#: Blocks between the head and a manifest's seed height, tried in turn while the manifest lands late.
+_SEED_MARGINS: Final = (2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ class Coordinator:
                     m.verify_signature(self.deployment.coordinator_key)
                 except ProtocolError:
                     continue
+                if isinstance(m, RoundManifest) and posted.height >= m.seed_height:
+                    continue  # it landed when its seed was known: nobody follows it (check_manifest)
                 return m, posted.height
         return None
 
@@ -157,36 +161,44 @@ class Coordinator:
         if dep.quality:
             artifacts = workload.quality_artifacts(self.quality_spec(), home=self.home)
             circuits = (CircuitRef(QUALITY_CIRCUIT, bytes.fromhex(artifacts.vk_sha256)),)
-        head = self.backend.local_head().height
-        seed_height = head + 2
-        manifest = RoundManifest(
-            deployment=dep.deployment_id,
-            round=round_,
-            global_model_commitment=commitment,
-            global_model=ref,
-            aggregation_rule=dep.rule,
-            aggregation_spec=dep.spec().to_bytes(),
-            quantization_scale=dep.scale,
-            chunk_size=dep.chunk_size,
-            circuits=circuits,
-            num_shards=dep.n_shards,
-            seed_height=seed_height,
-            reveal_by=seed_height + dep.reveal_window,
-            updates_by=seed_height + dep.reveal_window + dep.update_window,
-            results_by=seed_height + dep.reveal_window + dep.update_window + dep.result_window,
-            quorum=dep.quorum,
-            quality_threshold_ppm=workload.quality_threshold_ppm(dep, q),
-            coordinator_key=dep.coordinator_key,
-            shard_keys=dep.shard_keys,
-        ).sign(self.identity.signing)
-        height = self.backend.submit([Blob.new(self.namespaces.control, manifest.to_bytes())])
-        if height >= seed_height:
-            raise ProtocolError(
-                f"the manifest of round {round_} landed at height {height}, not below its seed height "
-                f"{seed_height}: the chain moved on while it was posted; open the round again"
+        # A manifest must land below its seed height, or nobody follows it. On a busy chain the
+        # submission can take longer than the margin: then post again with twice the margin (the
+        # late one is harmless, as every party and the audit skip it).
+        for margin in _SEED_MARGINS:
+            seed_height = self.backend.local_head().height + margin
+            manifest = RoundManifest(
+                deployment=dep.deployment_id,
+                round=round_,
+                global_model_commitment=commitment,
+                global_model=ref,
+                aggregation_rule=dep.rule,
+                aggregation_spec=dep.spec().to_bytes(),
+                quantization_scale=dep.scale,
+                chunk_size=dep.chunk_size,
+                circuits=circuits,
+                num_shards=dep.n_shards,
+                seed_height=seed_height,
+                reveal_by=seed_height + dep.reveal_window,
+                updates_by=seed_height + dep.reveal_window + dep.update_window,
+                results_by=seed_height + dep.reveal_window + dep.update_window + dep.result_window,
+                quorum=dep.quorum,
+                quality_threshold_ppm=workload.quality_threshold_ppm(dep, q),
+                coordinator_key=dep.coordinator_key,
+                shard_keys=dep.shard_keys,
+            ).sign(self.identity.signing)
+            height = self.backend.submit([Blob.new(self.namespaces.control, manifest.to_bytes())])
+            if height < seed_height:
+                self.state.record_manifest(dep.deployment_id, manifest, height)
+                return manifest, height
+            self.progress(
+                f"round {round_}: the manifest landed at height {height}, not below its seed height "
+                f"{seed_height}; posting it again with a larger margin"
             )
-        self.state.record_manifest(dep.deployment_id, manifest, height)
-        return manifest, height
+        raise ProtocolError(
+            f"the manifest of round {round_} landed at or above its seed height {len(_SEED_MARGINS)} "
+            f"times (last margin {_SEED_MARGINS[-1]} blocks): the chain outruns this coordinator's "
+            "submissions; open the round again"
+        )
 
     def close_round(self, round_: int) -> RoundOutcome:
         """Judge ``round_`` once its windows are closed and post the global result (exactly once)."""
