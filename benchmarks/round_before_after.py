@@ -82,7 +82,9 @@ def _run(layout: Path, config: dict[str, Any]) -> dict[str, Any]:
     done = run_child([sys.executable, "-c", CHILD, json.dumps(config)], env=env, timeout=7200)
     if done["returncode"] != 0 or not isinstance(done.get("output"), dict):
         raise SystemExit(f"a child run failed ({done['returncode']}):\n{done.get('stderr', '')}")
-    return dict(done["output"])
+    out = dict(done["output"])
+    out["cpu_total_s"] = done["cpu_s"]  # the child and any process it spawned, as the parent saw them
+    return out
 
 
 def main() -> None:
