@@ -92,7 +92,14 @@ def init(
     quality: Annotated[
         bool, typer.Option("--quality/--no-quality", help="Quality proofs of shard models.")
     ] = True,
-    quorum: Annotated[int, typer.Option(help="Accepted shards needed (0: a majority).", min=0)] = 0,
+    quorum: Annotated[
+        int,
+        typer.Option(
+            help="Shards that must post a verified result (accepted or below the quality threshold) for a "
+            "global model (default 0: a majority).",
+            min=0,
+        ),
+    ] = 0,
     update_window: Annotated[int, typer.Option(help="Blocks for client updates.", min=1)] = 60,
     result_window: Annotated[int, typer.Option(help="Blocks for shard results.", min=1)] = 120,
     seed: Annotated[int, typer.Option(help="Seed of the data split and initial model.", min=0)] = 0,
