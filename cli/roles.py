@@ -96,7 +96,7 @@ def init(
         int,
         typer.Option(
             help="Shards that must post a verified result (accepted or below the quality threshold) for a "
-            "global model (default 0: a majority).",
+            "global model (0: a majority).",
             min=0,
         ),
     ] = 0,

@@ -78,7 +78,7 @@ def _say(line: str) -> None:
 def run(
     clients: Annotated[int, typer.Option(help="Clients in the deployment.", min=1)] = 16,
     shards: Annotated[int, typer.Option(help="Shards (aggregators).", min=1)] = 4,
-    rounds: Annotated[int, typer.Option(help="Rounds to run (default 5).", min=1)] = 5,
+    rounds: Annotated[int, typer.Option(help="Rounds to run.", min=1)] = 5,
     rule: Annotated[str, typer.Option(help=f"Aggregation rule: {', '.join(RULES)}.")] = "fedavg",
     beta: Annotated[
         float | None, typer.Option(help="trimmed_mean: fraction trimmed at each end (default 0.375).")
@@ -99,15 +99,13 @@ def run(
     ] = True,
     quality_margin: Annotated[
         float,
-        typer.Option(
-            help="Quality threshold: the global model's probe accuracy minus this (default 0.05; floor 0.3)."
-        ),
+        typer.Option(help="Quality threshold: the global model's probe accuracy minus this (floor 0.3)."),
     ] = 0.05,
     quorum: Annotated[
         int,
         typer.Option(
             help="Shards that must post a verified result (accepted or below the quality threshold) for a "
-            "global model, composed from the accepted ones (default 0: a majority).",
+            "global model, composed from the accepted ones (0: a majority).",
             min=0,
         ),
     ] = 0,
