@@ -159,8 +159,9 @@ def main() -> None:
     )
     note = (
         "\n\n16 clients, 4 shards, 5 rounds, one process playing every party on an embedded DA "
-        "node; 30% sign-flip = 5 of 16 clients send -10x their update. Peak RSS of the last invocation "
-        f"{peak_rss_mib():.0f} MiB. Rules r1: before issue 12, the quorum (a majority of 4 shards) counted "
+        "node; 30% sign-flip = 5 of 16 clients send -10x their update."
+        + (f" Peak RSS of the last invocation {peak_rss_mib():.0f} MiB." if names else "")
+        + " Rules r1: before issue 12, the quorum (a majority of 4 shards) counted "
         "accepted shards, quality margin 0.1, trimmed-mean beta 0.2. Rules r2: the quorum counts shards that "
         "posted a verified result (accepted or below the quality threshold), quality margin 0.05, "
         "trimmed-mean beta 0.375. Cohorts come from block hashes, so a rerun of a scenario draws other "
