@@ -2,20 +2,34 @@
 
 Usage::
 
-    .venv/bin/python -m benchmarks.fl_rounds [--scenarios default,fedavg-flip,median-flip] [--rounds 5]
+    .venv/bin/python -m benchmarks.fl_rounds [--scenarios default,median-flip,trimmed-flip] [--rounds 5]
+    # two invocations at once, merged afterwards:
+    .venv/bin/python -m benchmarks.fl_rounds --scenarios median-flip --out fl_rounds_a &
+    .venv/bin/python -m benchmarks.fl_rounds --scenarios default,trimmed-flip --out fl_rounds_b
+    .venv/bin/python -m benchmarks.fl_rounds --scenarios "" --merge-from fl_rounds_a,fl_rounds_b
 
 Every scenario is :func:`zkagg._protocol.run.run_deployment` on a fresh embedded DA node (instant blocks):
-16 clients in 4 shards on scikit-learn's digits (Dirichlet(1.0) label skew), 5 rounds, real EZKL
-proofs (quality proofs of the shard models with 16 probe samples; median proofs per chunk), every
-message through the DA layer, each round judged by the coordinator. Scenarios:
+16 clients in 4 shards on scikit-learn's digits (Dirichlet(1.0) label skew), ``zkagg run``'s default
+rounds (5), real EZKL proofs (quality proofs of the shard models with 16 probe samples; median and
+trimmed-mean proofs per chunk), every message through the DA layer, each round judged by the
+coordinator. Every scenario is ``zkagg run`` with the defaults and the flags given; ``rules`` in the
+output says which protocol rules and defaults were current when it was taken:
 
 * ``default``: what ``zkagg run`` does with no options (FedAvg, honest clients, quality gate);
-* ``fedavg-flip-nogate``: 30% of the clients (5 of 16) send -10 times their update, FedAvg, no gate;
-* ``fedavg-flip``: the same with the quality gate;
-* ``median-flip``: the same attack, median within shards (proven in circuit) with the quality gate;
-* ``fedavg-flip-q1`` and ``median-flip-q1``: the same with a quorum of one shard and a quality margin
-  of 0.05 (with 5 attackers among 16 clients most 4-client shards hold one, so a majority quorum of
-  shards often fails and the round publishes no model).
+* ``fedavg-flip-nogate``: 30% of the clients (5 of 16) send -10 times their update, FedAvg, no gate
+  (``--byzantine-clients 0.3 --no-quality``);
+* ``fedavg-flip``: the same with the quality gate (``--byzantine-clients 0.3``);
+* ``median-flip``: the same attack, median within shards (proven in circuit) with the quality gate
+  (``--rule median --byzantine-clients 0.3``);
+* ``trimmed-flip``: the same with the trimmed mean (``--rule trimmed_mean --byzantine-clients 0.3``,
+  the default beta);
+* ``fedavg-flip-q1`` and ``median-flip-q1``: ``--quorum 1 --quality-margin 0.05`` added.
+
+Rows taken before issue 12 (``rules``: ``r1``) ran under the first release's rules: the quorum
+counted *accepted* shards (so a shard the quality gate excluded counted against it) and the
+defaults were a quality margin of 0.1, 4 rounds in ``zkagg run`` (5 here) and a trimmed-mean beta
+of 0.2. Rows with ``rules`` ``r2`` count *available* shards (:func:`zkagg._protocol.sharding.has_quorum`)
+with a quality margin of 0.05, 5 rounds and beta 0.375.
 
 Scenarios run in one invocation share its machine and load; results of earlier invocations are kept
 in the output (each scenario records when it was taken).
@@ -32,11 +46,15 @@ from typing import Any
 
 from benchmarks.harness import describe_machine, markdown_table, peak_rss_mib, write_results
 
+#: The protocol rules and defaults new rows are taken under (see the module docstring).
+RULES = "r2"
+
 SCENARIOS: dict[str, dict[str, Any]] = {
     "default": {},
     "fedavg-flip-nogate": {"byzantine_clients": 0.3, "quality": False},
     "fedavg-flip": {"byzantine_clients": 0.3},
     "median-flip": {"byzantine_clients": 0.3, "rule": "median"},
+    "trimmed-flip": {"byzantine_clients": 0.3, "rule": "trimmed_mean"},
     "fedavg-flip-q1": {"byzantine_clients": 0.3, "quorum": 1, "quality_margin": 0.05},
     "median-flip-q1": {"byzantine_clients": 0.3, "rule": "median", "quorum": 1, "quality_margin": 0.05},
 }
@@ -51,6 +69,8 @@ def run_scenario(name: str, rounds: int) -> dict[str, Any]:
     return {
         "scenario": name,
         "config": SCENARIOS[name],
+        "rules": RULES,
+        "rounds": rounds,
         "accuracy_per_round": [round(r.test_accuracy, 4) for r in report.rounds],
         "final_accuracy": report.final_accuracy,
         "shards_accepted": [r.shards_accepted for r in report.rounds],
@@ -71,8 +91,14 @@ def run_scenario(name: str, rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenario names")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=None, help="default: zkagg run's")
+    parser.add_argument("--out", default="fl_rounds", help="results name (benchmarks/results/NAME.json/.md)")
+    parser.add_argument("--merge-from", default="", help="comma-separated results names whose rows to add")
     args = parser.parse_args()
+    if args.rounds is None:
+        from zkagg._protocol.run import RunConfig
+
+        args.rounds = RunConfig().rounds
     names = [n for n in args.scenarios.split(",") if n]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -81,12 +107,20 @@ def main() -> None:
 
     from benchmarks.harness import RESULTS
 
-    previous = RESULTS / "fl_rounds.json"
+    merged = [
+        r
+        for other in args.merge_from.split(",")
+        if other
+        for r in json.loads((RESULTS / f"{other}.json").read_text())["scenarios"]
+    ]
+    fresh = {r["scenario"] for r in merged} | set(names)
+    previous = RESULTS / f"{args.out}.json"
     kept = []
     if previous.exists():
         kept = [
-            r for r in json.loads(previous.read_text()).get("scenarios", []) if r["scenario"] not in names
+            r for r in json.loads(previous.read_text()).get("scenarios", []) if r["scenario"] not in fresh
         ]
+    kept += merged
     rows = []
     for name in names:
         print(f"running {name} ...", flush=True)
@@ -97,6 +131,8 @@ def main() -> None:
     table_rows = [
         {
             "scenario": r["scenario"],
+            "rules": r.get("rules", "r1"),
+            "rounds": r.get("rounds", 5),
             "curve": ", ".join(f"{a:.3f}" for a in r["accuracy_per_round"]),
             "final": r["final_accuracy"],
             "accepted": ", ".join(str(a) for a in r["shards_accepted"]),
@@ -111,6 +147,7 @@ def main() -> None:
         table_rows,
         [
             ("scenario", "scenario"),
+            ("rules", "rules"),
             ("curve", "test accuracy per round"),
             ("final", "final"),
             ("accepted", "shards accepted per round"),
@@ -121,12 +158,18 @@ def main() -> None:
         ],
     )
     note = (
-        f"\n\n16 clients, 4 shards, {args.rounds} rounds, one process playing every party on an embedded DA "
-        "node; 30% sign-flip = 5 of 16 clients send -10x their update. Peak RSS "
-        f"{peak_rss_mib():.0f} MiB.\n"
+        "\n\n16 clients, 4 shards, 5 rounds, one process playing every party on an embedded DA "
+        "node; 30% sign-flip = 5 of 16 clients send -10x their update."
+        + (f" Peak RSS of the last invocation {peak_rss_mib():.0f} MiB." if names else "")
+        + " Rules r1: before issue 12, the quorum (a majority of 4 shards) counted "
+        "accepted shards, quality margin 0.1, trimmed-mean beta 0.2. Rules r2: the quorum counts shards that "
+        "posted a verified result (accepted or below the quality threshold), quality margin 0.05, "
+        "trimmed-mean beta 0.375. Cohorts come from block hashes, so a rerun of a scenario draws other "
+        "cohorts and another curve (benchmarks/results/robust_defaults.md gives the spread over cohort draws "
+        "without proofs).\n"
     )
     write_results(
-        "fl_rounds", {"machine": describe_machine(), "rounds": args.rounds, "scenarios": rows}, table + note
+        args.out, {"machine": describe_machine(), "rounds": args.rounds, "scenarios": rows}, table + note
     )
 
 

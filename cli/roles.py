@@ -99,7 +99,14 @@ def init(
     quality: Annotated[
         bool, typer.Option("--quality/--no-quality", help="Quality proofs of shard models.")
     ] = True,
-    quorum: Annotated[int, typer.Option(help="Accepted shards needed (0: a majority).", min=0)] = 0,
+    quorum: Annotated[
+        int,
+        typer.Option(
+            help="Shards that must post a verified result (accepted or below the quality threshold) for a "
+            "global model (0: a majority).",
+            min=0,
+        ),
+    ] = 0,
     reveal_window: Annotated[
         int, typer.Option(help="Blocks for the shards' seed reveals after the seed height.", min=1)
     ] = 10,

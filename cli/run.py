@@ -78,9 +78,11 @@ def _say(line: str) -> None:
 def run(
     clients: Annotated[int, typer.Option(help="Clients in the deployment.", min=1)] = 16,
     shards: Annotated[int, typer.Option(help="Shards (aggregators).", min=1)] = 4,
-    rounds: Annotated[int, typer.Option(help="Rounds to run.", min=1)] = 4,
+    rounds: Annotated[int, typer.Option(help="Rounds to run.", min=1)] = 5,
     rule: Annotated[str, typer.Option(help=f"Aggregation rule: {', '.join(RULES)}.")] = "fedavg",
-    beta: Annotated[float | None, typer.Option(help="trimmed_mean: fraction trimmed at each end.")] = None,
+    beta: Annotated[
+        float | None, typer.Option(help="trimmed_mean: fraction trimmed at each end (default 0.375).")
+    ] = None,
     clip_norm: Annotated[float | None, typer.Option(help="clipped_fedavg: L2 bound per client.")] = None,
     dropout: Annotated[float, typer.Option(help="Fraction of clients that send nothing each round.")] = 0.0,
     byzantine_clients: Annotated[
@@ -99,9 +101,17 @@ def run(
         bool, typer.Option("--quality/--no-quality", help="Shards prove their shard model's probe accuracy.")
     ] = True,
     quality_margin: Annotated[
-        float, typer.Option(help="Quality threshold: global model's probe accuracy minus this (floor 0.3).")
-    ] = 0.1,
-    quorum: Annotated[int, typer.Option(help="Accepted shards needed (0: a majority).", min=0)] = 0,
+        float,
+        typer.Option(help="Quality threshold: the global model's probe accuracy minus this (floor 0.3)."),
+    ] = 0.05,
+    quorum: Annotated[
+        int,
+        typer.Option(
+            help="Shards that must post a verified result (accepted or below the quality threshold) for a "
+            "global model, composed from the accepted ones (0: a majority).",
+            min=0,
+        ),
+    ] = 0,
     norm_bound: Annotated[
         float | None,
         typer.Option(
@@ -194,8 +204,6 @@ def _run(
 
     if rule not in RULES:
         raise InvalidArgument(f"--rule must be one of {', '.join(RULES)}, not {rule!r}")
-    if rule == "trimmed_mean" and beta is None:
-        beta = 0.2
     if rule == "clipped_fedavg" and clip_norm is None:
         clip_norm = 5.0
     if norm_bound is not None and not (math.isfinite(norm_bound) and norm_bound > 0):

@@ -126,14 +126,20 @@ class Deployment:
         accepted: list[int],
         model: bool = True,
         refs: dict[int, BlobRef] | None = None,
+        below: list[int] | None = None,
     ) -> GlobalResult:
         refs = refs or {}
-        verdicts = tuple(
-            ShardVerdict(s, VerdictReason.ACCEPTED, "", refs.get(s, BlobRef(20, bytes([s]) * 32)))
-            if s in accepted
-            else ShardVerdict(s, VerdictReason.MISSING, "no result by results_by")
-            for s in range(manifest.num_shards)
-        )
+        below = below or []
+
+        def verdict(s: int) -> ShardVerdict:
+            ref = refs.get(s, BlobRef(20, bytes([s]) * 32))
+            if s in accepted:
+                return ShardVerdict(s, VerdictReason.ACCEPTED, "", ref)
+            if s in below:
+                return ShardVerdict(s, VerdictReason.BELOW_THRESHOLD, "proven 1/16 is below 0.8", ref)
+            return ShardVerdict(s, VerdictReason.MISSING, "no result by results_by")
+
+        verdicts = tuple(verdict(s) for s in range(manifest.num_shards))
         return GlobalResult(
             deployment=manifest.deployment,
             round=manifest.round,

@@ -12,7 +12,14 @@ from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment, signing_key
 from zkagg._errors import ProtocolError
 from zkagg._protocol.guard import MessageGuard, check_manifest
 from zkagg._protocol.keys import SigningKey
-from zkagg._protocol.messages import BlobRef, ClientUpdate, IncludedUpdate, RoundManifest, VerdictReason
+from zkagg._protocol.messages import (
+    BlobRef,
+    ClientUpdate,
+    IncludedUpdate,
+    RoundManifest,
+    ShardVerdict,
+    VerdictReason,
+)
 from zkagg._protocol.sharding import deployment_namespaces
 
 # seed height 10, updates_by 15, results_by 20, 4 shards, quorum 3
@@ -313,12 +320,22 @@ def test_global_result_checks(deployment: Deployment, manifest: RoundManifest, g
         guard.check_global_result(forged, height=21, check_verdicts=False)
     thin = deployment.global_result(manifest, [0, 1], model=True)
     with pytest.raises(
-        ProtocolError, match="publishes a global model with 2 accepted shards, but the quorum is 3"
+        ProtocolError,
+        match="publishes a global model with 2 available and 2 accepted shards, but the quorum is 3 "
+        "available shards and at least one accepted",
     ):
         guard.check_global_result(thin, height=21, check_verdicts=False)
     withheld = deployment.global_result(manifest, [0, 1, 2], model=False)
-    with pytest.raises(ProtocolError, match="does not publish a global model with 3 accepted shards"):
+    with pytest.raises(
+        ProtocolError, match="does not publish a global model with 3 available and 3 accepted shards"
+    ):
         guard.check_global_result(withheld, height=21, check_verdicts=False)
+    # Quorum on availability: shards proven below the quality threshold count, only accepted ones compose
+    gated = deployment.global_result(manifest, [0], below=[1, 2], model=False)
+    with pytest.raises(
+        ProtocolError, match="does not publish a global model with 3 available and 1 accepted shards"
+    ):
+        guard.check_global_result(gated, height=21, check_verdicts=False)
     guard.check_global_result(
         deployment.global_result(manifest, [0, 1], model=False), height=21, check_verdicts=False
     )
@@ -350,10 +367,27 @@ def test_global_result_verdicts_against_the_accepted_results(
     phantom = deployment.global_result(manifest, [0, 1, 3], refs=refs)
     with pytest.raises(
         ProtocolError,
-        match=r"accepts shard 3's result at height 20 .* but the accepted result of shard 3 is none",
+        match=r"judges shard 3 accepted on its result at height 20 .* but the accepted result of shard 3 "
+        "is none",
     ):
         guard.check_global_result(phantom, height=21)
+    # A coordinator cannot make up an available shard to reach the quorum either
+    made_up = deployment.global_result(manifest, [0], below=[1, 3], refs=refs)
+    with pytest.raises(
+        ProtocolError, match=r"judges shard 3 below-threshold on its result at height 20 .* is none"
+    ):
+        guard.check_global_result(made_up, height=21)
+    unnamed = dataclasses.replace(
+        made_up,
+        signature=b"",
+        verdicts=(*made_up.verdicts[:3], ShardVerdict(3, VerdictReason.BELOW_THRESHOLD, "", None)),
+    ).sign(deployment.coordinator)
+    with pytest.raises(ProtocolError, match="judges shard 3 below-threshold but names no result of it"):
+        guard.check_global_result(unnamed, height=21)
     moved = deployment.global_result(manifest, [0, 1, 2], refs={**refs, 1: BlobRef(18, bytes(32))})
-    with pytest.raises(ProtocolError, match="accepts shard 1's result at height 18 \\(blob 0000"):
+    with pytest.raises(
+        ProtocolError, match="judges shard 1 accepted on its result at height 18 \\(blob 0000"
+    ):
         guard.check_global_result(moved, height=21)
-    guard.check_global_result(deployment.global_result(manifest, [0, 1, 2], refs=refs), height=21)
+    # Shard 2 proven but below the threshold counts for the quorum of 3: a model with 2 accepted
+    guard.check_global_result(deployment.global_result(manifest, [0, 1], below=[2], refs=refs), height=21)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.protocol.conftest import DEPLOYMENT, SEED, Deployment
 from zkagg._errors import InvalidArgument, ProtocolError
+from zkagg._protocol.messages import BlobRef, ShardVerdict, VerdictReason
 from zkagg._protocol.sharding import (
     RoundPhase,
     assign_shard,
@@ -111,14 +112,33 @@ def test_round_phases(deployment: Deployment) -> None:
     ]
 
 
-def test_quorum(deployment: Deployment) -> None:
+def _verdict(shard: int, reason: str) -> ShardVerdict:
+    result = None if reason == "missing" else BlobRef(20, bytes([shard]) * 32)
+    return ShardVerdict(shard, VerdictReason(reason), "", result)
+
+
+def _verdicts(*reasons: str) -> list[ShardVerdict]:
+    return [_verdict(k, r) for k, r in enumerate(reasons)]
+
+
+def test_quorum_counts_available_shards_not_accepted_ones(deployment: Deployment) -> None:
     m = deployment.manifest()  # 4 shards, quorum 3
-    assert has_quorum(m, [0, 1, 3])
-    assert not has_quorum(m, [0, 1, 1])
-    check_quorum(m, [0, 1, 2, 3])
+    # One accepted shard and two proven but below the quality threshold: 3 available, a model
+    assert has_quorum(m, _verdicts("accepted", "below-threshold", "below-threshold", "missing"))
+    check_quorum(m, _verdicts("accepted", "accepted", "accepted", "accepted"))
+    # Missing, late, withheld and unverifiable results do not count as available
+    for absent in ("missing", "late", "withheld", "bad-aggregate", "bad-quality-proof", "bad-signature"):
+        assert not has_quorum(m, _verdicts("accepted", "accepted", absent, absent)), absent
     with pytest.raises(
-        ProtocolError, match=r"round 3 has 2 accepted shards \(\[0, 2\]\) but its quorum is 3"
+        ProtocolError, match=r"round 3 has 2 available shards \(\[0, 2\]\) but its quorum is 3"
     ):
-        check_quorum(m, [2, 0])
-    with pytest.raises(InvalidArgument, match=r"accepted_shards must be shards in \[0, 4\), not \[4\]"):
-        has_quorum(m, [0, 4])
+        check_quorum(m, _verdicts("accepted", "missing", "below-threshold", "withheld"))
+    # Available but nothing accepted: nothing to compose
+    assert not has_quorum(m, _verdicts(*["below-threshold"] * 4))
+    with pytest.raises(ProtocolError, match="round 3 has no accepted shard"):
+        check_quorum(m, _verdicts(*["below-threshold"] * 4))
+    # A shard counts once however often it appears
+    twice = [_verdict(0, "accepted"), _verdict(0, "accepted")]
+    assert not has_quorum(m, [*twice, _verdict(1, "below-threshold")])
+    with pytest.raises(InvalidArgument, match=r"verdicts must name shards in \[0, 4\), not \[4\]"):
+        has_quorum(m, [_verdict(4, "accepted")])

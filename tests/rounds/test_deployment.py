@@ -148,7 +148,7 @@ def _fixed_keys(**params: object) -> Deployment:
 
 def test_a_deployment_without_norm_bound_keeps_its_id() -> None:
     # Execute
-    dep = _fixed_keys()
+    dep = _fixed_keys(quality_margin=0.1)
     # Assert
     assert dep.client_norm_bound is None
     assert "client_norm_bound" not in json.loads(dep.canonical_bytes())

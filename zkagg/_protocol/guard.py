@@ -48,7 +48,13 @@ from zkagg._protocol.messages import (
     VerdictReason,
 )
 from zkagg._protocol.seed import SEED_CHAIN_LENGTH
-from zkagg._protocol.sharding import DeploymentNamespaces, assign_shard, deployment_namespaces
+from zkagg._protocol.sharding import (
+    AVAILABLE_VERDICTS,
+    DeploymentNamespaces,
+    assign_shard,
+    deployment_namespaces,
+    has_quorum,
+)
 from zkagg.da import Namespace
 
 __all__ = [
@@ -562,8 +568,10 @@ class MessageGuard:
         namespace
             The namespace of its blob (checked when given: the control namespace).
         check_verdicts
-            Whether every *accepted* verdict must name a shard result this guard accepted, at the
-            same height and blob commitment (when recorded). Needs the round's shard results fed
+            Whether every verdict that counts for the quorum (*accepted* or *below-threshold*,
+            :data:`~zkagg._protocol.sharding.AVAILABLE_VERDICTS`) must name a shard result this
+            guard accepted, at the same height and blob commitment (when recorded), so that a
+            coordinator cannot make up an available shard. Needs the round's shard results fed
             first; a reader that only wants the global model may pass ``False``. Exclusions are
             not second-guessed here: the coordinator also checks aggregates and quality proofs.
 
@@ -572,7 +580,8 @@ class MessageGuard:
         ProtocolError
             Another deployment or round; not signed by the manifest's coordinator; posted at or
             before ``results_by``; verdicts that do not cover exactly the manifest's shards; an
-            accepted verdict for a result this guard did not accept; a global model without quorum,
+            accepted or below-threshold verdict for a result this guard did not accept; a global
+            model without quorum (:func:`~zkagg._protocol.sharding.has_quorum`),
             or quorum without a global model; a second global result.
         """
         what = "GlobalResult"
@@ -590,8 +599,13 @@ class MessageGuard:
             )
         if check_verdicts:
             for v in result.verdicts:
-                if not v.accepted or v.result is None:
+                if v.reason not in AVAILABLE_VERDICTS:
                     continue
+                if v.result is None:  # accepted verdicts cannot decode without one
+                    raise _Rejected(
+                        VerdictReason.BAD_INCLUSION,
+                        f"{what} judges shard {v.shard} {v.reason.value} but names no result of it",
+                    )
                 seen = self._results.get(v.shard)
                 if (
                     seen is None
@@ -601,16 +615,18 @@ class MessageGuard:
                     where = "none" if seen is None else f"the one at height {seen.height}"
                     raise _Rejected(
                         VerdictReason.BAD_INCLUSION,
-                        f"{what} accepts shard {v.shard}'s result at height {v.result.height} "
-                        f"(blob {v.result.commitment.hex()}), but the accepted result of shard {v.shard} "
-                        f"is {where}",
+                        f"{what} judges shard {v.shard} {v.reason.value} on its result at height "
+                        f"{v.result.height} (blob {v.result.commitment.hex()}), but the accepted result "
+                        f"of shard {v.shard} is {where}",
                     )
-        accepted = len(result.accepted_shards)
-        if (result.global_model is not None) != (accepted >= m.quorum):
+        if (result.global_model is not None) != has_quorum(m, result.verdicts):
             state = "publishes" if result.global_model is not None else "does not publish"
+            accepted = len(result.accepted_shards)
+            available = sum(v.reason in AVAILABLE_VERDICTS for v in result.verdicts)
             raise _Rejected(
                 VerdictReason.MISBOUND,
-                f"{what} {state} a global model with {accepted} accepted shards, but the quorum is {m.quorum}",
+                f"{what} {state} a global model with {available} available and {accepted} accepted "
+                f"shards, but the quorum is {m.quorum} available shards and at least one accepted",
             )
         self._replay(what, result.message_id())
         if self._global is not None:

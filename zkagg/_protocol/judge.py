@@ -230,7 +230,8 @@ def judge_round(
         (s.aggregate, s.commitments) for s in shards if s.verdict.accepted and s.aggregate is not None
     ]
     next_global = None
-    if has_quorum(manifest, [s.verdict.shard for s in shards if s.verdict.accepted]):
+    # Quorum on availability, not on verdicts (has_quorum says why); composed from the accepted.
+    if has_quorum(manifest, [s.verdict for s in shards]):
         next_global = compose_global(dep.spec(), global_q, accepted)
     return RoundJudgement(
         manifest,

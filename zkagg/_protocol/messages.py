@@ -560,7 +560,8 @@ class RoundManifest(_Signed):
     results_by
         Last height at which a shard result counts; ``> updates_by``.
     quorum
-        Accepted shards needed for a global model, ``1 .. num_shards``.
+        Shards that must make a verified result available (accepted or below the quality
+        threshold) for a global model, ``1 .. num_shards`` (:func:`zkagg._protocol.sharding.has_quorum`).
     quality_threshold_ppm
         Least accuracy of a shard model on the probe set, in millionths (``0 .. 1_000_000``).
     coordinator_key
@@ -1098,7 +1099,8 @@ class GlobalResult(_Signed):
     verdicts
         One :class:`ShardVerdict` per judged shard, in strictly increasing shard order.
     global_model
-        Where the composed global model is, or ``None`` when the round failed (below quorum).
+        Where the composed global model is, or ``None`` when the round failed (below quorum, or
+        no shard accepted).
     global_model_commitment
         Its commitment (opaque; empty exactly when ``global_model`` is ``None``).
     coordinator_key

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -40,16 +40,36 @@ from zkagg._protocol.reading import Ticker, wait_height
 from zkagg._protocol.shard import ShardAggregator
 from zkagg.da import Blob, DABackend, EmbeddedNode, Header, Namespace, TxConfig
 
-__all__ = ["CountingBackend", "RoundRow", "RunConfig", "RunReport", "run_deployment"]
+__all__ = [
+    "DEFAULT_TRIMMED_MEAN_BETA",
+    "CountingBackend",
+    "RoundRow",
+    "RunConfig",
+    "RunReport",
+    "run_deployment",
+]
+
+#: ``beta`` of ``trimmed_mean`` when a run names none: trims one value at each end of a 4-client
+#: cohort (as 0.25 does) and of a 3-client one (0.25 trims none), two of a 6- or 7-client one.
+DEFAULT_TRIMMED_MEAN_BETA: Final = 0.375
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What ``zkagg run`` runs (defaults: 16 clients, 4 shards, 4 FedAvg rounds with the quality gate)."""
+    """What ``zkagg run`` runs (defaults: 16 clients, 4 shards, 5 FedAvg rounds with the quality gate).
+
+    The defaults are chosen to defend (``benchmarks/robust_defaults.py``, results in
+    ``benchmarks/results/robust_defaults.md``): a quality margin of 0.05, the deployment's majority
+    quorum counted on available shards (:func:`~zkagg._protocol.sharding.has_quorum`), 5 rounds,
+    and ``beta`` :data:`DEFAULT_TRIMMED_MEAN_BETA` for ``trimmed_mean`` when none is given. With
+    them the proxy of that benchmark reaches 0.85 test accuracy under 30% sign-flipping clients
+    with the median and the trimmed mean after 5 rounds in every cohort draw tried, but after 4
+    rounds in only about half.
+    """
 
     clients: int = 16
     shards: int = 4
-    rounds: int = 4
+    rounds: int = 5
     rule: str = "fedavg"
     beta: float | None = None
     clip_norm: float | None = None
@@ -61,7 +81,7 @@ class RunConfig:
     shard_attack: str = "tamper-aggregate"
     quality: bool = True
     probe_size: int = 16
-    quality_margin: float = 0.1
+    quality_margin: float = 0.05
     quality_floor: float = 0.3
     quorum: int = 0
     seed: int = 0
@@ -116,10 +136,13 @@ class RunConfig:
 
     def deployment(self, keys: DeploymentKeys) -> Deployment:
         """The deployment this run sets up with ``keys``; windows sized for an instant chain by default."""
+        beta = self.beta
+        if self.rule == "trimmed_mean" and beta is None:
+            beta = DEFAULT_TRIMMED_MEAN_BETA
         return keys.deployment(
             name=f"zkagg-run-{self.seed}",
             rule=self.rule,
-            beta=self.beta,
+            beta=beta,
             clip_norm=self.clip_norm,
             chunk_size=self.chunk_size,
             scale=self.scale,

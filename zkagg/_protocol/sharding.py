@@ -27,7 +27,9 @@ ones. Anyone can post to any namespace, so readers must expect and skip foreign 
 shard at ``reveal_by``), a shard result in ``(updates_by, results_by]``, and the global result is
 posted after ``results_by``. The deployment fixes every window (``reveal_window``,
 ``update_window``, ``result_window``) and :func:`~zkagg._protocol.guard.check_manifest_rules`
-checks a manifest's heights against them. **Quorum**: a global model needs at least ``quorum`` accepted shards.
+checks a manifest's heights against them. **Quorum**: a global model needs at least ``quorum``
+shards that made a verified result available (accepted, or proven but below the quality
+threshold) and at least one accepted shard (:func:`has_quorum`).
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ from typing import Final
 
 from zkagg._errors import InvalidArgument, ProtocolError
 from zkagg._protocol.keys import MAX_CLIENT_ID
-from zkagg._protocol.messages import DEPLOYMENT_SIZE, MAX_SHARDS, RoundManifest
+from zkagg._protocol.messages import DEPLOYMENT_SIZE, MAX_SHARDS, RoundManifest, ShardVerdict, VerdictReason
 from zkagg._wire import Writer
 from zkagg.da import Namespace
 
 __all__ = [
+    "AVAILABLE_VERDICTS",
     "SEED_SIZE",
     "DeploymentNamespaces",
     "RoundPhase",
@@ -197,30 +200,75 @@ def round_phase(manifest: RoundManifest, height: int) -> RoundPhase:
     return RoundPhase.CLOSED
 
 
-def _accepted(manifest: RoundManifest, accepted_shards: Iterable[int]) -> set[int]:
-    shards = set(accepted_shards)
-    bad = sorted(s for s in shards if not (isinstance(s, int) and 0 <= s < manifest.num_shards))
+#: The verdicts of a shard that made its result *available*: its aggregator posted, in time and
+#: signed, a result whose aggregate is on the DA layer and verifies against its clients'
+#: commitments, with a valid quality proof, whether or not its shard model met the round's quality
+#: threshold. The quorum counts these shards; see :func:`has_quorum` for why.
+AVAILABLE_VERDICTS: Final = frozenset({VerdictReason.ACCEPTED, VerdictReason.BELOW_THRESHOLD})
+
+
+def _tally(manifest: RoundManifest, verdicts: Iterable[ShardVerdict]) -> tuple[set[int], set[int]]:
+    """The distinct available shards and the distinct accepted shards among ``verdicts``."""
+    available: set[int] = set()
+    accepted: set[int] = set()
+    bad = []
+    for v in verdicts:
+        if not isinstance(v, ShardVerdict):
+            raise InvalidArgument(f"verdicts must be ShardVerdicts, not {type(v).__name__}")
+        if not (isinstance(v.shard, int) and 0 <= v.shard < manifest.num_shards):
+            bad.append(v.shard)
+            continue
+        if v.reason in AVAILABLE_VERDICTS:
+            available.add(v.shard)
+        if v.accepted:
+            accepted.add(v.shard)
     if bad:
-        raise InvalidArgument(f"accepted_shards must be shards in [0, {manifest.num_shards}), not {bad}")
-    return shards
+        raise InvalidArgument(f"verdicts must name shards in [0, {manifest.num_shards}), not {sorted(bad)}")
+    return available, accepted
 
 
-def has_quorum(manifest: RoundManifest, accepted_shards: Iterable[int]) -> bool:
-    """Return whether the distinct accepted shards reach the manifest's quorum."""
-    return len(_accepted(manifest, accepted_shards)) >= manifest.quorum
+def has_quorum(manifest: RoundManifest, verdicts: Iterable[ShardVerdict]) -> bool:
+    """Whether a round with these verdicts publishes a global model.
+
+    The rule is **quorum on availability, not on verdicts**: at least ``manifest.quorum`` distinct
+    shards made their result available (:data:`AVAILABLE_VERDICTS`: accepted, or proven correct
+    but below the quality threshold), and at least one shard is accepted. The model is composed
+    from the accepted shards only.
+
+    Why not count accepted shards, as the first release did: a shard whose cohort holds enough
+    poisoned updates fails the quality gate, and that is the gate doing its job. If that shard
+    also counted against the quorum, a few Byzantine clients could stop every round (with 5
+    sign-flippers among 16 clients in 4 shards, two poisoned shards stop a majority quorum) and
+    the honest shards' work would be thrown away: the gate would turn into a denial of service.
+
+    What an attacker gains by getting shards rejected on purpose: only fewer cohorts in the
+    global model. Every accepted shard still passed the gate, so a round's model is the sample-
+    weighted mean of shard models each at least at ``global probe accuracy - margin`` on the probe
+    set; getting other shards rejected amplifies whatever slips through the gate (up to the whole
+    round when one shard remains), but it cannot push a shard model below the threshold into the
+    global model. The quorum still protects against rounds that too few shards took part in:
+    shards that are missing, late, withheld their aggregate or posted one that does not verify do
+    not count, so a round where most aggregators are down or cheating publishes nothing. Keeping
+    aggregators online is liveness, which the protocol trusts (README, threat model).
+    """
+    available, accepted = _tally(manifest, verdicts)
+    return len(available) >= manifest.quorum and bool(accepted)
 
 
-def check_quorum(manifest: RoundManifest, accepted_shards: Iterable[int]) -> None:
-    """Raise unless the distinct accepted shards reach the manifest's quorum.
+def check_quorum(manifest: RoundManifest, verdicts: Iterable[ShardVerdict]) -> None:
+    """Raise unless the verdicts reach the manifest's quorum (:func:`has_quorum`).
 
     Raises
     ------
     ProtocolError
-        ``round 3 has 2 accepted shards ([0, 2]) but its quorum is 3``.
+        ``round 3 has 2 available shards ([0, 2]) but its quorum is 3``, or ``round 3 has no
+        accepted shard``.
     """
-    shards = _accepted(manifest, accepted_shards)
-    if len(shards) < manifest.quorum:
+    available, accepted = _tally(manifest, verdicts)
+    if len(available) < manifest.quorum:
         raise ProtocolError(
-            f"round {manifest.round} has {len(shards)} accepted shards ({sorted(shards)}) "
+            f"round {manifest.round} has {len(available)} available shards ({sorted(available)}) "
             f"but its quorum is {manifest.quorum}"
         )
+    if not accepted:
+        raise ProtocolError(f"round {manifest.round} has no accepted shard")
