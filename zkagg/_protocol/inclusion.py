@@ -45,8 +45,8 @@ class Fault:
     evidence: bytes = b""
 
 
-def _public_fault(dep: Deployment, update: ClientUpdate, *, check_norm: bool) -> Fault | None:
-    """The first fault anyone can see without opening the ciphertext, or ``None``."""
+def _public_fault(dep: Deployment, update: ClientUpdate, *, check_norm: bool) -> Fault | UpdateCommitment:
+    """The first fault anyone can see without opening the ciphertext, or the update's decoded commitment."""
     try:
         check_ephemeral(update.ciphertext, _aad(update), update.ephemeral_proof)
     except ProtocolError as exc:
@@ -72,11 +72,11 @@ def _public_fault(dep: Deployment, update: ClientUpdate, *, check_norm: bool) ->
             raise  # a local failure (a missing SRS or key file) is not the client's fault
         except ZkaggError as exc:
             return Fault(ExclusionReason.BAD_NORM_PROOF, f"no valid norm proof: {exc}")
-    return None
+    return claimed
 
 
 def _content_fault(
-    dep: Deployment, global_q: IntArray, update: ClientUpdate, plaintext: bytes
+    dep: Deployment, global_q: IntArray, update: ClientUpdate, claimed: UpdateCommitment, plaintext: bytes
 ) -> Fault | IntArray:
     """The opened update as quantized values, or what is wrong with it."""
     n_params = global_q.size
@@ -100,7 +100,7 @@ def _content_fault(
             f"client update value {j} is {int(q[j])} quanta: the client's model would leave the range "
             f"of a model (+-2**53 quanta)",
         )
-    if UpdateCommitment.from_bytes(update.commitments) != commit_update(dep.spec(), dequantize(q, dep.scale)):
+    if claimed != commit_update(dep.spec(), dequantize(q, dep.scale)):
         return Fault(
             ExclusionReason.COMMITMENT_MISMATCH,
             f"update of client {update.client_id.hex()} does not match its commitment",
@@ -120,14 +120,14 @@ def screen_update(
     ``check_norm=False`` skips the norm proof (the ``include-unproven`` attack of fault tests).
     Content faults carry a disclosure of the ciphertext's shared secret as evidence.
     """
-    public = _public_fault(dep, update, check_norm=check_norm)
-    if public is not None:
-        return public
+    claimed = _public_fault(dep, update, check_norm=check_norm)
+    if isinstance(claimed, Fault):
+        return claimed
     try:
         plaintext = update.decrypt(key)
     except ProtocolError as exc:
         return Fault(ExclusionReason.UNDECRYPTABLE, str(exc), disclose(key, update.ciphertext))
-    found = _content_fault(dep, global_q, update, plaintext)
+    found = _content_fault(dep, global_q, update, claimed, plaintext)
     if isinstance(found, Fault):
         return Fault(found.reason, found.detail, disclose(key, update.ciphertext))
     return found
@@ -154,14 +154,15 @@ def check_exclusion(
     recipient_key
         The shard's X25519 public key in the deployment (what the disclosure must prove against).
     """
+    claimed = _public_fault(dep, update, check_norm=True)
     if reason not in DISCLOSED_REASONS:
-        public = _public_fault(dep, update, check_norm=True)
-        if public is None or public.reason is not reason:
-            shows = "no public fault" if public is None else f"a {public.reason.name} fault first"
+        if not isinstance(claimed, Fault) or claimed.reason is not reason:
+            shows = (
+                f"a {claimed.reason.name} fault first" if isinstance(claimed, Fault) else "no public fault"
+            )
             return f"it is accused of {reason.name}, but the update shows {shows}"
         return None
-    public = _public_fault(dep, update, check_norm=True)
-    if public is not None:
+    if isinstance(claimed, Fault):
         return None  # publicly faulty: leaving it out is justified whatever it disclosed
     try:
         plaintext = open_disclosed(recipient_key, update.ciphertext, _aad(update), evidence)
@@ -171,7 +172,7 @@ def check_exclusion(
     if plaintext is None:
         found = ExclusionReason.UNDECRYPTABLE
     else:
-        content = _content_fault(dep, global_q, update, plaintext)
+        content = _content_fault(dep, global_q, update, claimed, plaintext)
         if not isinstance(content, Fault):
             return f"it is accused of {reason.name}, but its disclosed update is well formed and matches its commitment"
         found = content.reason

@@ -179,11 +179,8 @@ def judge_round(
         res = posted.message
         if not isinstance(res, ShardResult) or not 0 <= res.shard < dep.n_shards:
             continue
-        if (
-            res.deployment == dep.deployment_id
-            and res.round == manifest.round
-            and _signed_by_shard(res, manifest)
-        ):
+        signed = _signed_by_shard(res, manifest)
+        if signed and res.deployment == dep.deployment_id and res.round == manifest.round:
             first = first_signed.setdefault(res.shard, (res.message_id(), posted.height))
             if first[0] != res.message_id():
                 evidence.append(
@@ -197,7 +194,6 @@ def judge_round(
             res, height=posted.height, namespace=posted.namespace, blob_commitment=posted.blob.commitment
         )
         if reason is not VerdictReason.ACCEPTED:
-            signed = reason is not VerdictReason.BAD_SIGNATURE and _signed_by_shard(res, manifest)
             rejection = ShardJudgement(ShardVerdict(res.shard, reason, detail[:1000], ref), signed=signed)
             if not signed:
                 other_rejection.setdefault(res.shard, rejection)

@@ -76,6 +76,8 @@ class ShardReport:
 class _Cohort:
     """What a shard found in its namespace in one round: what it includes, and what it refused and why."""
 
+    #: The round's global model (read once; the range check and the shard model start from it).
+    global_q: IntArray
     included: list[IncludedUpdate] = field(default_factory=list)
     updates: list[IntArray] = field(default_factory=list)
     weights: list[int] = field(default_factory=list)
@@ -203,7 +205,7 @@ class ShardAggregator:
         global_q = read_vector(
             self.backend, global_ref(manifest), workload.n_params(dep), dep.scale, "global model"
         )
-        cohort = _Cohort()
+        cohort = _Cohort(global_q)
         for posted in read_range(
             self.backend, [ns.shard(self.index)], manifest.seed_height + 1, manifest.updates_by
         ):
@@ -250,10 +252,7 @@ class ShardAggregator:
         )
         if not dep.quality:
             return agg, b""
-        global_q = read_vector(
-            self.backend, global_ref(manifest), workload.n_params(dep), dep.scale, "global model"
-        )
-        model = shard_model(global_q, agg)
+        model = shard_model(cohort.global_q, agg)
         proof = workload.prove_quality(dequantize(model, dep.scale), self.quality_spec(), home=self.home)
         return agg, proof.to_wire()
 
