@@ -16,7 +16,7 @@ from zkagg.da._commitment import blob_commitment
 from zkagg.da._commitment_proof import CommitmentProof
 from zkagg.da._memory import MemoryBackend
 from zkagg.da._namespace import Namespace
-from zkagg.da._node import EmbeddedNode
+from zkagg.da._node import EmbeddedNode, SteppedClock
 from zkagg.da._payload import Manifest, PayloadRef, read_payload, write_payload
 from zkagg.da._square import is_blob_proof_valid, verify_blob_proof
 
@@ -31,6 +31,7 @@ __all__ = [
     "MemoryBackend",
     "Namespace",
     "PayloadRef",
+    "SteppedClock",
     "TxConfig",
     "blob_commitment",
     "is_blob_proof_valid",

@@ -46,7 +46,7 @@ from zkagg.da._commitment import subtree_width
 from zkagg.da._namespace import Namespace
 from zkagg.da._store import BlockStore
 
-__all__ = ["DEFAULT_BLOCK_TIME", "EmbeddedNode"]
+__all__ = ["DEFAULT_BLOCK_TIME", "EmbeddedNode", "SteppedClock"]
 
 #: celestia-app v8: DelayedPrecommitTimeout 5850 ms + TimeoutCommit 1 ms.
 DEFAULT_BLOCK_TIME: Final = 6.0
@@ -80,6 +80,29 @@ def _share_footprint(blobs: Sequence[Blob]) -> int:
     return total
 
 
+class SteppedClock:
+    """A clock for :class:`EmbeddedNode` that starts at ``start_ns`` and advances ``step_ns`` per reading.
+
+    Block times, and so block hashes, then depend only on what was submitted, in which order: a
+    chain replayed with the same submissions gets the same hashes.
+    """
+
+    def __init__(self, start_ns: int = 1_700_000_000 * 10**9, step_ns: int = 6 * 10**9) -> None:
+        if not isinstance(start_ns, int) or isinstance(start_ns, bool) or start_ns < 0:
+            raise InvalidArgument(f"start_ns must be a non-negative int, not {start_ns!r}")
+        if not isinstance(step_ns, int) or isinstance(step_ns, bool) or step_ns <= 0:
+            raise InvalidArgument(f"step_ns must be a positive int, not {step_ns!r}")
+        self._next = start_ns
+        self._step = step_ns
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            now = self._next
+            self._next += self._step
+            return now
+
+
 class EmbeddedNode(ChainReader):
     """A durable local chain implementing :class:`~zkagg.da.DABackend`.
 
@@ -93,6 +116,10 @@ class EmbeddedNode(ChainReader):
         submissions).
     chain_id
         Written in headers; a store keeps the chain ID it was created with.
+    clock
+        The block time, in nanoseconds since the Unix epoch, read once per block (default
+        :func:`time.time_ns`). A :class:`SteppedClock` makes block hashes, and with them cohort
+        seeds, reproducible: for tests and replayable simulations.
 
     Raises
     ------
@@ -103,7 +130,11 @@ class EmbeddedNode(ChainReader):
     """
 
     def __init__(
-        self, home: Path | str, block_time: float | None = DEFAULT_BLOCK_TIME, chain_id: str = "zkagg-local"
+        self,
+        home: Path | str,
+        block_time: float | None = DEFAULT_BLOCK_TIME,
+        chain_id: str = "zkagg-local",
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__()
         if block_time is not None and not block_time > 0:
@@ -114,6 +145,7 @@ class EmbeddedNode(ChainReader):
         self.home.mkdir(parents=True, exist_ok=True)
         self.block_time = block_time
         self.chain_id = chain_id
+        self._clock = clock
         # One node per home: a second producer would fork the chain. The OS drops the lock when
         # the process dies, even by kill -9.
         self._lock = filelock.FileLock(str(self.home / "node.lock"))
@@ -230,7 +262,7 @@ class EmbeddedNode(ChainReader):
         height = self._head + 1
         layout = layout_block(blobs)
         last = self._header(self._head) if self._head else None
-        header = make_header(self.chain_id, height, time.time_ns(), last, layout)
+        header = make_header(self.chain_id, height, self._clock(), last, layout)
         self._store.write_block(height, header.to_json(), layout.blobs)
         self._cache(header)
         with self._cond:

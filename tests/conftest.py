@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import settings
 
+from zkagg._prover.srs import DEV_SRS_SEED_ENV
+
 if TYPE_CHECKING:
     import torch
 
@@ -26,17 +28,24 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
 
 
+#: Dev SRS files of the test session are derived from this seed (:mod:`zkagg._prover.seeded_srs`):
+#: the same commitment domains, manifests, block hashes and cohorts on every machine and run.
+DEV_SRS_SEED = "zkagg tests"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def zkagg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every test runs against a fresh cache root (dev SRS files are made once per session)."""
+    """Every test runs against a fresh cache root (seeded dev SRS files are made once per session)."""
     home = tmp_path_factory.mktemp("zkagg-home")
-    old = os.environ.get("ZKAGG_HOME")
+    saved = {name: os.environ.get(name) for name in ("ZKAGG_HOME", DEV_SRS_SEED_ENV)}
     os.environ["ZKAGG_HOME"] = str(home)
+    os.environ[DEV_SRS_SEED_ENV] = DEV_SRS_SEED
     yield home
-    if old is None:
-        os.environ.pop("ZKAGG_HOME", None)
-    else:
-        os.environ["ZKAGG_HOME"] = old
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def export_torch(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:

@@ -44,8 +44,9 @@ def test_corrupted_dev_srs_is_regenerated(tmp_path: Path) -> None:
     data = bytearray(srs.path.read_bytes())
     data[1000] ^= 0xFF
     srs.path.write_bytes(bytes(data))
+    damaged = sha256_file(srs.path)
     again = dev_srs(15, home=home)
-    assert again.sha256 != shared.sha256, "a damaged SRS is regenerated, not trusted"
+    assert damaged != shared.sha256 and again.sha256 != damaged, "a damaged SRS is regenerated, not trusted"
     assert again.sha256 == sha256_file(again.path)
     assert again.path.stat().st_size == srs_file_size(15)
 

@@ -29,13 +29,16 @@ from zkagg._protocol.messages import (
     decode_message,
 )
 from zkagg._protocol.reading import Ticker
+from zkagg._protocol.run import RoundRow
 from zkagg._protocol.seed import chain_anchor, fetch_seed
 from zkagg._protocol.shard import ShardAggregator, ShardReport
 from zkagg._protocol.sharding import assign_shard, deployment_namespaces
 from zkagg._protocol.vectors import encode_vector, vector_commitment
-from zkagg.da import Blob, EmbeddedNode, write_payload
+from zkagg.da import Blob, EmbeddedNode, SteppedClock, write_payload
 
 N_CLIENTS = 4
+#: Every party's keys are derived from this (insecure on purpose): the same cohorts on every run.
+KEY_SEED = b"zkagg round tests"
 
 
 @dataclasses.dataclass
@@ -68,14 +71,15 @@ class World:
         return audit(self.node, self.dep)
 
 
-def make_world(tmp_path: Path, shards: int = 1, **params: Any) -> Iterator[World]:
-    keys = DeploymentKeys.generate(N_CLIENTS, shards)
+def make_world(tmp_path: Path, shards: int = 1, key_seed: bytes = KEY_SEED, **params: Any) -> Iterator[World]:
+    """A deployment of :data:`N_CLIENTS` clients with derived keys on a node with a stepped clock."""
+    keys = DeploymentKeys.generate(N_CLIENTS, shards, seed=key_seed)
     settings: dict[str, Any] = {"quality": False, "update_window": 20, "result_window": 20, "quorum": 1}
     settings.update(params)
     dep = keys.deployment(**settings)
     data = load_digits_task(seed=0, probe_size=dep.probe_size)
     parts = dirichlet_partition(data.y_train, N_CLIENTS, alpha=1.0, seed=0)
-    with EmbeddedNode(tmp_path / "da", block_time=None) as node:
+    with EmbeddedNode(tmp_path / "da", block_time=None, clock=SteppedClock()) as node:
         announce_deployment(node, dep)
         yield World(keys, dep, node, Ticker.for_deployment(node, dep), data, list(parts), tmp_path / "c")
 
@@ -114,7 +118,7 @@ def forged_manifest(
 
 
 def attacker_keys() -> ShardKeys:
-    attacker = Identity.generate(encryption=True)
+    attacker = Identity.derive(KEY_SEED, "attacker", encryption=True)
     assert attacker.encryption is not None
     return ShardKeys(
         attacker.signing.public_key, attacker.encryption.public_key, chain_anchor(attacker.signing)
@@ -185,3 +189,16 @@ def posted_result(w: World, report: ShardReport) -> ShardResult:
         if isinstance(message, ShardResult):
             return message
     raise AssertionError(f"no ShardResult at height {report.height}")
+
+
+def drew_clients(row: RoundRow) -> None:
+    """Assert that every shard drew a client this round, so that each shard's role was exercised.
+
+    Cohorts are a hash of a block hash (nobody picks them) and a shard can be empty in a round;
+    the round tests derive their keys and block times from fixed seeds, so the draw is the same on
+    every run, and this check fails (rather than the test quietly expecting ``missing``) if a
+    change of the protocol moves it.
+    """
+    assert all(n > 0 for n in row.cohort_sizes), (
+        f"round {row.round}: a shard drew no client {row.cohort_sizes}"
+    )

@@ -444,14 +444,24 @@ class DeploymentKeys:
     clients: tuple[Identity, ...]
 
     @classmethod
-    def generate(cls, n_clients: int, n_shards: int) -> DeploymentKeys:
-        """Fresh keys for a coordinator, ``n_shards`` aggregators (with X25519) and ``n_clients``."""
+    def generate(cls, n_clients: int, n_shards: int, *, seed: bytes | None = None) -> DeploymentKeys:
+        """Fresh keys for a coordinator, ``n_shards`` aggregators (with X25519) and ``n_clients``.
+
+        With ``seed``, the keys are derived from it instead (:meth:`Identity.derive`): INSECURE,
+        for tests and replayable simulations only.
+        """
         _int("n_clients", n_clients, 1, MAX_CLIENTS)
         _int("n_shards", n_shards, 1, MAX_SHARDS)
+        if seed is None:
+            return cls(
+                Identity.generate(),
+                tuple(Identity.generate(encryption=True) for _ in range(n_shards)),
+                tuple(Identity.generate() for _ in range(n_clients)),
+            )
         return cls(
-            Identity.generate(),
-            tuple(Identity.generate(encryption=True) for _ in range(n_shards)),
-            tuple(Identity.generate() for _ in range(n_clients)),
+            Identity.derive(seed, "coordinator"),
+            tuple(Identity.derive(seed, f"shard {k}", encryption=True) for k in range(n_shards)),
+            tuple(Identity.derive(seed, f"client {i}") for i in range(n_clients)),
         )
 
     def deployment(self, **params: Any) -> Deployment:

@@ -20,7 +20,10 @@ the aggregator's clamped scalar ``s`` gives a witness ``w = +-s mod L`` with ``P
 ``S = w E`` has ``u(S) = X25519(s, u_E)`` whichever signs the lifts took. The proof shows
 ``log_B P = log_E S``:
 
-    r random, R1 = r B, R2 = r E, c = H(tag | P | E | S | R1 | R2) mod L, z = r + c w mod L
+    r = H(nonce tag | w | tag | P | E) mod L,  R1 = r B,  R2 = r E,
+    c = H(tag | P | E | S | R1 | R2) mod L,  z = r + c w mod L
+
+(the nonce derived from the witness and the statement, as EdDSA derives its nonces)
 
 and the evidence is ``S | c | z`` (96 bytes; ``c`` and ``z`` canonical, below ``L``). A verifier
 recomputes ``R1 = z B - c P`` and ``R2 = z E - c S`` and compares the challenge.
@@ -43,7 +46,6 @@ shared secret its sender already knew.
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Final
 
 from nacl import bindings as sodium
@@ -70,6 +72,7 @@ _L: Final = 2**252 + 27742317777372353535851937790883648493
 EPHEMERAL_PROOF_SIZE: Final = 64
 _TAG: Final = b"zkagg/disclosure/v1 chaum-pedersen edwards25519 sha512\x00"
 _POK_TAG: Final = b"zkagg/ephemeral-key/v1 schnorr edwards25519 sha512\x00"
+_NONCE_TAG: Final = b"zkagg/proof-nonce/v1\x00"
 
 
 def _lift(u_bytes: bytes, what: str) -> bytes:
@@ -114,8 +117,14 @@ def _witness(key: EncryptionKey, point: bytes) -> int:
     return w
 
 
-def _nonce() -> int:
-    return int.from_bytes(os.urandom(64), "little") % _L or 1
+def _nonce(w: int, *context: bytes) -> int:
+    """A proof's nonce derived from its witness and everything its challenge binds, as EdDSA does.
+
+    The same statement always gets the same proof, and two statements never share a nonce, so no
+    random number generator can leak the witness.
+    """
+    digest = hashlib.sha512(_NONCE_TAG + _scalar(w) + b"".join(context)).digest()
+    return int.from_bytes(digest, "little") % _L or 1
 
 
 def _scalars(name: str, data: bytes) -> tuple[bytes, bytes]:
@@ -148,7 +157,7 @@ def prove_ephemeral(ephemeral: EncryptionKey, aad: bytes) -> bytes:
         raise InvalidArgument(f"ephemeral must be an EncryptionKey, not {type(ephemeral).__name__}")
     point = _lift(ephemeral.public_key, "the ephemeral key")
     w = _witness(ephemeral, point)
-    r = _nonce()
+    r = _nonce(w, _POK_TAG, point, bytes(aad))
     commitment = sodium.crypto_scalarmult_ed25519_base_noclamp(_scalar(r))
     c = _challenge(point, commitment, bytes(aad), tag=_POK_TAG)
     return _scalar(c) + _scalar((r + c * w) % _L)
@@ -204,7 +213,7 @@ def disclose(key: EncryptionKey, box: bytes) -> bytes:
     ephemeral = _lift(box[:KEY_SIZE], "the ephemeral key")
     w = _witness(key, public)
     shared = sodium.crypto_scalarmult_ed25519_noclamp(_scalar(w), ephemeral)
-    r = _nonce()
+    r = _nonce(w, _TAG, public, ephemeral)
     r1 = sodium.crypto_scalarmult_ed25519_base_noclamp(_scalar(r))
     r2 = sodium.crypto_scalarmult_ed25519_noclamp(_scalar(r), ephemeral)
     c = _challenge(public, ephemeral, shared, r1, r2)

@@ -67,6 +67,8 @@ _NONCE: Final = bytes(12)
 _HKDF_INFO: Final = b"zkagg/seal/v1 x25519-hkdf-sha256-chacha20poly1305"
 _AAD_TAG: Final = b"zkagg/update-aad/v1"
 _CLIENT_ID_TAG: Final = b"zkagg/client-id/v1\x00"
+_EPHEMERAL_TAG: Final = b"zkagg/ephemeral/v1\x00"
+_DERIVE_TAG: Final = b"zkagg/insecure-derived-key/v1\x00"
 #: Largest client id, in bytes (the wire limit of every message that carries one).
 MAX_CLIENT_ID: Final = 64
 
@@ -289,6 +291,24 @@ def _box_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) ->
     ).derive(shared)
 
 
+def ephemeral_for(sender: SigningKey, plaintext: bytes, aad: bytes) -> EncryptionKey:
+    """The ephemeral key of a box ``sender`` seals: derived from its signing key and the box's content.
+
+    As EdDSA derives its nonces, so that nothing depends on the random number generator: a
+    sender never reuses a key for two different boxes (another plaintext or associated data gives
+    an independent key), and a replayed run seals to the same bytes.
+    """
+    if not isinstance(sender, SigningKey):
+        raise InvalidArgument(f"sender must be a SigningKey, not {type(sender).__name__}")
+    digest = hashlib.sha512(
+        _EPHEMERAL_TAG
+        + sender.to_bytes()
+        + hashlib.sha256(bytes(aad)).digest()
+        + hashlib.sha256(bytes(plaintext)).digest()
+    ).digest()
+    return EncryptionKey.from_bytes(digest[:32])
+
+
 def seal(recipient_public_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """Encrypt ``plaintext`` to an X25519 public key, authenticating ``aad``.
 
@@ -422,6 +442,23 @@ class Identity:
     def generate(cls, *, encryption: bool = False) -> Identity:
         """Return fresh keys; with ``encryption=True`` also an X25519 key (shard aggregators)."""
         return cls(SigningKey.generate(), EncryptionKey.generate() if encryption else None)
+
+    @classmethod
+    def derive(cls, seed: bytes, label: str, *, encryption: bool = False) -> Identity:
+        """Keys derived from ``seed`` and ``label``: INSECURE, anyone who knows the seed holds them.
+
+        For tests and replayable simulations, whose runs must draw the same cohorts every time.
+        """
+        if not isinstance(seed, bytes) or not seed:
+            raise InvalidArgument(f"seed must be non-empty bytes, not {seed!r:.60}")
+
+        def part(kind: bytes) -> bytes:
+            return hashlib.sha256(_DERIVE_TAG + kind + seed + b"\x00" + label.encode()).digest()
+
+        return cls(
+            SigningKey.from_bytes(part(b"signing\x00")),
+            EncryptionKey.from_bytes(part(b"encryption\x00")) if encryption else None,
+        )
 
     def save(self, directory: Path | str, *, overwrite: bool = False) -> Path:
         """Write the keys into ``directory`` (created with mode 0700) and return it.

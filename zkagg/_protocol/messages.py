@@ -52,6 +52,7 @@ from zkagg._protocol.keys import (
     EncryptionKey,
     SigningKey,
     client_id_for,
+    ephemeral_for,
     open_sealed,
     seal_with,
     update_aad,
@@ -850,6 +851,7 @@ class ClientUpdate(_Signed):
         cid = client_id_for(key.public_key) if client_id is None else client_id
         ciphertext, ephemeral_proof = cls.encrypt(
             update,
+            sender=key,
             aggregator_key=manifest.shard_key(shard).encryption_key,
             deployment=manifest.deployment,
             round=manifest.round,
@@ -871,15 +873,23 @@ class ClientUpdate(_Signed):
 
     @staticmethod
     def encrypt(
-        update: bytes, *, aggregator_key: bytes, deployment: bytes, round: int, shard: int, client_id: bytes
+        update: bytes,
+        *,
+        sender: SigningKey,
+        aggregator_key: bytes,
+        deployment: bytes,
+        round: int,
+        shard: int,
+        client_id: bytes,
     ) -> tuple[bytes, bytes]:
         """Seal an encoded update to a shard aggregator's X25519 key, bound to its place.
 
         Returns the ``ciphertext`` and ``ephemeral_proof`` fields for a ClientUpdate with the same
-        deployment, round, shard and client id.
+        deployment, round, shard and client id. The ephemeral key is derived from ``sender``'s
+        signing key and the box's content (:func:`zkagg._protocol.keys.ephemeral_for`).
         """
         aad = update_aad(deployment, round, shard, client_id)
-        ephemeral = EncryptionKey.generate()
+        ephemeral = ephemeral_for(sender, update, aad)
         return seal_with(ephemeral, aggregator_key, update, aad), prove_ephemeral(ephemeral, aad)
 
     def decrypt(self, key: EncryptionKey) -> bytes:

@@ -308,6 +308,7 @@ def run_deployment(
     on_round: Callable[[RoundRow], None] | None = None,
     progress: Callable[[str], None] | None = None,
     timeout: float = 600.0,
+    keys: DeploymentKeys | None = None,
 ) -> RunReport:
     """Run ``config.rounds`` rounds of a fresh deployment; every message goes through the DA layer.
 
@@ -325,6 +326,10 @@ def run_deployment(
         it with tick blobs (true for the default embedded node); false waits for blocks.
     on_round, progress
         Called with each finished round, and with short status lines.
+    keys
+        Every party's keys (default: fresh ones). Tests pass derived keys
+        (``DeploymentKeys.generate(..., seed=...)``) and a node with a
+        :class:`~zkagg.da.SteppedClock`, so that every run draws the same cohorts.
     """
     cfg = config if config is not None else RunConfig()
     say = progress or (lambda _: None)
@@ -336,6 +341,7 @@ def run_deployment(
         try:
             return _run(
                 cfg,
+                keys if keys is not None else DeploymentKeys.generate(cfg.clients, cfg.shards),
                 CountingBackend(inner),
                 root,
                 instant,
@@ -351,6 +357,7 @@ def run_deployment(
 
 def _run(
     cfg: RunConfig,
+    keys: DeploymentKeys,
     da: CountingBackend,
     root: Path,
     instant: bool,
@@ -360,7 +367,11 @@ def _run(
     timeout: float,
 ) -> RunReport:
     t_start = time.perf_counter()
-    keys = DeploymentKeys.generate(cfg.clients, cfg.shards)
+    if (len(keys.clients), len(keys.shards)) != (cfg.clients, cfg.shards):
+        raise InvalidArgument(
+            f"keys must be for {cfg.clients} clients and {cfg.shards} shards (the config's), "
+            f"not {len(keys.clients)} and {len(keys.shards)}"
+        )
     dep = cfg.deployment(keys)
     dep.save(root / "deployment.json")
     keys.save(root / "keys", overwrite=True)

@@ -42,6 +42,7 @@ from filelock import FileLock
 from zkagg._errors import ArtifactError, InvalidArgument
 from zkagg._home import atomic_write_text, sha256_file, sha256_file_memo, zkagg_home
 from zkagg._prover.ezkl import call_ezkl
+from zkagg._prover.seeded_srs import write_seeded_srs
 
 __all__ = [
     "INSECURE_WARNING",
@@ -145,16 +146,24 @@ def _dev_dir(home: Path) -> Path:
     return home / "srs" / "dev"
 
 
+#: When set, dev SRS files are derived from this seed (:mod:`zkagg._prover.seeded_srs`) instead of
+#: drawn at random: the same file on every machine, so that test runs are reproducible.
+DEV_SRS_SEED_ENV = "ZKAGG_DEV_SRS_SEED"
+
+
 def dev_srs(logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
     """Return the cached dev SRS of ``logrows``, generating it offline the first time.
 
     Generation takes seconds to minutes (6 s at k=15, 47 s at k=17 on 2 cores) and happens once per
     cache: concurrent callers wait on a file lock and then reuse the file. A cached file whose size
-    or hash no longer matches its record is regenerated, not trusted.
+    or hash no longer matches its record is regenerated, not trusted. With ``$ZKAGG_DEV_SRS_SEED``
+    set, the SRS is derived from that seed (:func:`~zkagg._prover.seeded_srs.write_seeded_srs`),
+    and a cached file made from another seed (or at random) is replaced.
 
     The result is INSECURE by construction (see the module docstring).
     """
     k = _check_logrows(logrows)
+    seed = os.environ.get(DEV_SRS_SEED_ENV) or None
     root = zkagg_home(home)
     directory = _dev_dir(root)
     directory.mkdir(parents=True, exist_ok=True)
@@ -162,35 +171,41 @@ def dev_srs(logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
     meta_path = directory / f"k{k}.srs.json"
     with FileLock(str(directory / f"k{k}.lock")):
         cached = _load_dev_record(path, meta_path, k)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[1] == seed:
+            return cached[0]
         fd, tmp = tempfile.mkstemp(prefix=f".k{k}.", suffix=".srs.tmp", dir=directory)
         os.close(fd)
         try:
-            call_ezkl("gen_srs", tmp, k)
+            if seed is None:
+                call_ezkl("gen_srs", tmp, k)
+            else:
+                write_seeded_srs(tmp, k, seed.encode())
             if read_srs_logrows(Path(tmp)) != k:
-                raise ArtifactError(f"ezkl.gen_srs wrote an SRS of the wrong logrows for k={k}")
+                raise ArtifactError(f"the dev SRS generated for k={k} has another logrows")
             digest = sha256_file(tmp)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        record = {"logrows": k, "sha256": digest, "insecure": True, "created": time.time()}
+        record = {"logrows": k, "sha256": digest, "insecure": True, "created": time.time(), "seed": seed}
         atomic_write_text(meta_path, json.dumps(record, sort_keys=True))
         return SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
 
 
-def _load_dev_record(path: Path, meta_path: Path, k: int) -> SRS | None:
+def _load_dev_record(path: Path, meta_path: Path, k: int) -> tuple[SRS, str | None] | None:
+    """The cached dev SRS and the seed it was derived from (``None``: random), if it is intact."""
     if not path.exists() or not meta_path.exists():
         return None
     try:
         record = json.loads(meta_path.read_text())
         digest = str(record["sha256"])
+        seed = record.get("seed")
         if read_srs_logrows(path) != k or sha256_file_memo(path) != digest:
             return None
     except (ValueError, KeyError, OSError, ArtifactError):
         return None
-    return SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
+    srs = SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
+    return srs, seed if isinstance(seed, str) else None
 
 
 def _check_sha256(sha256: str, name: str = "sha256") -> str:
@@ -420,8 +435,8 @@ def srs_by_hash(sha256: str, logrows: int, *, home: str | os.PathLike[str] | Non
     k = _check_logrows(logrows)
     directory = _dev_dir(zkagg_home(home))
     cached = _load_dev_record(directory / f"k{k}.srs", directory / f"k{k}.srs.json", k)
-    if cached is not None and cached.sha256 == sha256:
-        return cached
+    if cached is not None and cached[0].sha256 == sha256:
+        return cached[0]
     with contextlib.suppress(ArtifactError):
         return find_srs(sha256, k, home=home)
     dev = dev_srs(k, home=home)
