@@ -89,3 +89,13 @@ def use_deployment_srs(deployment: Deployment, files: list[Path] | None, home: P
         warn_insecure()
         return
     pinned_srs(deployment.srs_sha256, files or (), home=home)
+
+
+def no_model_reason(accepted: int) -> str:
+    """Why a round published no global model: no shard accepted, or too few shards available.
+
+    A model needs at least one accepted shard and ``quorum`` available ones
+    (:func:`zkagg._protocol.sharding.has_quorum`); shards that were available but all below the
+    quality threshold are "none accepted", not a missed quorum.
+    """
+    return "none accepted" if accepted == 0 else "no quorum"

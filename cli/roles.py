@@ -20,6 +20,7 @@ from zkagg.cli._common import (
     SrsOption,
     emit_json,
     handle_errors,
+    no_model_reason,
     use_deployment_srs,
 )
 
@@ -225,7 +226,12 @@ def coordinator(
             _say(
                 json_output,
                 f"round {r}: global result at height {outcome.height}; verdicts {verdicts}; "
-                f"global model {'published' if gr.global_model else 'not published (no quorum)'}",
+                "global model "
+                + (
+                    "published"
+                    if gr.global_model
+                    else f"not published ({no_model_reason(len(gr.accepted_shards))})"
+                ),
                 event="closed",
                 round=r,
                 height=outcome.height,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from zkagg.cli._common import HomeOption, JsonOption, SrsOption, emit_json, handle_errors
+from zkagg.cli._common import HomeOption, JsonOption, SrsOption, emit_json, handle_errors, no_model_reason
 
 if TYPE_CHECKING:
     from zkagg._protocol.run import RoundRow, RunReport
@@ -30,7 +30,8 @@ def _cells(r: RoundRow, *, norm: bool) -> list[tuple[str, str, str]]:
         (
             "shards ok",
             _RIGHT,
-            f"{r.shards_accepted}/{len(r.verdicts)}" + ("" if r.global_model else " (no quorum)"),
+            f"{r.shards_accepted}/{len(r.verdicts)}"
+            + ("" if r.global_model else f" ({no_model_reason(r.shards_accepted)})"),
         ),
         ("excluded (reason)", "left", excluded or "-"),
         ("clients", _RIGHT, str(r.clients_posted)),

@@ -10,7 +10,9 @@ from zkagg import ArtifactError, InvalidArgument, dev_srs, load_srs
 from zkagg._home import sha256_file
 from zkagg._prover import srs as srs_module
 from zkagg._prover.srs import (
+    DEV_SRS_SEED_ENV,
     INSECURE_WARNING,
+    SEEDED_WARNING,
     find_srs,
     pinned_srs,
     read_srs_logrows,
@@ -170,4 +172,10 @@ def test_the_insecure_warning_is_one_line_once_per_process(monkeypatch: pytest.M
     assert warn_insecure(stream=out) is True
     assert warn_insecure(stream=out) is False
     assert warn_insecure(dev_srs(15), stream=out) is False
-    assert out.getvalue() == f"warning: {INSECURE_WARNING}\n"
+    assert out.getvalue() == f"warning: {SEEDED_WARNING}\n"  # the test session's SRS is seeded
+    # without $ZKAGG_DEV_SRS_SEED, a command warns of a dev SRS generated on this machine
+    monkeypatch.setattr(srs_module, "_WARNED", False)
+    monkeypatch.delenv(DEV_SRS_SEED_ENV)
+    plain = io.StringIO()
+    assert warn_insecure(stream=plain) is True
+    assert plain.getvalue() == f"warning: {INSECURE_WARNING}\n"

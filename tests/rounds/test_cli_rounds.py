@@ -11,7 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from zkagg._protocol.deployment import Deployment
+from zkagg._protocol.run import RoundRow
 from zkagg.cli.app import app
+from zkagg.cli.run import _cells
 from zkagg.da._auth import load_or_create_secret, new_token
 from zkagg.da._runner import spawn_server
 
@@ -295,3 +297,31 @@ def test_run_piped_prints_a_plain_line_per_round(tmp_path: Path) -> None:
         i for i, line in enumerate(lines) if line.startswith("final test accuracy")
     )
     assert "━" not in proc.stdout + proc.stderr and "┃" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("reasons", "accepted", "shown"),
+    [
+        (["below-threshold", "below-threshold"], 0, "0/2 (none accepted)"),
+        (["accepted", "missing", "missing"], 1, "1/3 (no quorum)"),
+        (["accepted", "accepted"], 2, "2/2"),
+    ],
+)
+def test_the_round_table_says_why_no_model_was_published(
+    reasons: list[str], accepted: int, shown: str
+) -> None:
+    row = RoundRow(
+        round=1,
+        test_accuracy=0.5,
+        shards_accepted=accepted,
+        verdicts=[{"shard": k, "reason": r, "detail": ""} for k, r in enumerate(reasons)],
+        clients_posted=4,
+        dropped=[],
+        prove_seconds=0.0,
+        verify_seconds=0.0,
+        seconds=1.0,
+        da_bytes=1024,
+        global_model=accepted == len(reasons),
+        threshold=None,
+    )
+    assert dict((name, text) for name, _justify, text in _cells(row, norm=False))["shards ok"] == shown

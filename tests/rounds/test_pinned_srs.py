@@ -38,12 +38,12 @@ from zkagg._protocol.reading import read_range
 from zkagg._protocol.shard import ShardAggregator
 from zkagg._protocol.sharding import deployment_namespaces
 from zkagg._prover import srs as srs_module
-from zkagg._prover.srs import INSECURE_WARNING, dev_srs, srs_file_size
+from zkagg._prover.srs import SEEDED_WARNING, dev_srs, srs_file_size
 from zkagg.cli.app import app
 from zkagg.da._runner import spawn_server
 
 runner = CliRunner()
-WARNING_LINE = f"warning: {INSECURE_WARNING}"
+WARNING_LINE = f"warning: {SEEDED_WARNING}"
 
 
 @dataclasses.dataclass(frozen=True)

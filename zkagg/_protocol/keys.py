@@ -7,8 +7,10 @@ Two key kinds, each a small wrapper that keeps the ``cryptography`` objects out 
 * :class:`EncryptionKey`: X25519 (RFC 7748). Each shard aggregator holds one; clients encrypt their
   updates to its raw 32-byte public key with :func:`seal`.
 
-:func:`seal` is a sealed box: the sender makes a fresh ephemeral X25519 key, derives a one-time
-ChaCha20-Poly1305 key (RFC 8439) with HKDF-SHA256 (RFC 5869) from the shared secret, both public keys
+:func:`seal` is a sealed box: the sender uses a one-time ephemeral X25519 key (random in :func:`seal`;
+for client updates derived from the client's signing key and the box, :func:`ephemeral_for`, so
+that the same update sealed twice gives the same bytes and nothing depends on the random number
+generator), derives a one-time ChaCha20-Poly1305 key (RFC 8439) with HKDF-SHA256 (RFC 5869) from the shared secret, both public keys
 and a domain tag, and authenticates caller-supplied associated data. Because every key is used once,
 the 12-byte nonce is fixed at zero. Wire form: ``ephemeral public key (32) | ciphertext | tag (16)``.
 The box hides the update and detects any change, but does not say who sent it: in zkagg the client's
@@ -25,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
@@ -291,18 +294,24 @@ def _box_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) ->
     ).derive(shared)
 
 
-def ephemeral_for(sender: SigningKey, plaintext: bytes, aad: bytes) -> EncryptionKey:
-    """The ephemeral key of a box ``sender`` seals: derived from its signing key and the box's content.
+def ephemeral_for(
+    sender: SigningKey, recipient_public_key: bytes, plaintext: bytes, aad: bytes
+) -> EncryptionKey:
+    """The ephemeral key of a box ``sender`` seals: derived from its signing key and the box.
 
     As EdDSA derives its nonces, so that nothing depends on the random number generator: a
-    sender never reuses a key for two different boxes (another plaintext or associated data gives
-    an independent key), and a replayed run seals to the same bytes.
+    sender never reuses a key for two different boxes (another recipient, plaintext or associated
+    data gives an independent key), and a replayed run seals to the same bytes. The one thing
+    this shows: sealing the same plaintext to the same recipient under the same associated data
+    twice gives the same box (for a client update, a resubmission its signed message shows anyway).
     """
     if not isinstance(sender, SigningKey):
         raise InvalidArgument(f"sender must be a SigningKey, not {type(sender).__name__}")
+    recipient = _raw_key("recipient_public_key", recipient_public_key)
     digest = hashlib.sha512(
         _EPHEMERAL_TAG
         + sender.to_bytes()
+        + recipient
         + hashlib.sha256(bytes(aad)).digest()
         + hashlib.sha256(bytes(plaintext)).digest()
     ).digest()
@@ -453,7 +462,8 @@ class Identity:
             raise InvalidArgument(f"seed must be non-empty bytes, not {seed!r:.60}")
 
         def part(kind: bytes) -> bytes:
-            return hashlib.sha256(_DERIVE_TAG + kind + seed + b"\x00" + label.encode()).digest()
+            framed = struct.pack(">I", len(seed)) + seed + label.encode()
+            return hashlib.sha256(_DERIVE_TAG + kind + framed).digest()
 
         return cls(
             SigningKey.from_bytes(part(b"signing\x00")),

@@ -889,7 +889,7 @@ class ClientUpdate(_Signed):
         signing key and the box's content (:func:`zkagg._protocol.keys.ephemeral_for`).
         """
         aad = update_aad(deployment, round, shard, client_id)
-        ephemeral = ephemeral_for(sender, update, aad)
+        ephemeral = ephemeral_for(sender, aggregator_key, update, aad)
         return seal_with(ephemeral, aggregator_key, update, aad), prove_ephemeral(ephemeral, aad)
 
     def decrypt(self, key: EncryptionKey) -> bytes:

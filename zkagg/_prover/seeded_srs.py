@@ -31,9 +31,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
-from py_ecc.optimized_bn128 import G2, multiply, normalize
-from py_ecc.optimized_bn128 import curve_order as _R
-from py_ecc.optimized_bn128 import field_modulus as _Q
+from py_ecc.optimized_bn128.optimized_curve import G2, multiply, normalize
+from py_ecc.optimized_bn128.optimized_curve import curve_order as _R
+from py_ecc.optimized_bn128.optimized_curve import field_modulus as _Q
 
 from zkagg._errors import InvalidArgument
 

@@ -48,6 +48,7 @@ __all__ = [
     "INSECURE_WARNING",
     "MAX_LOGROWS",
     "MIN_LOGROWS",
+    "SEEDED_WARNING",
     "SRS",
     "dev_srs",
     "find_srs",
@@ -66,6 +67,11 @@ MIN_LOGROWS = 15
 MAX_LOGROWS = 24
 
 INSECURE_WARNING = "INSECURE dev SRS: generated on this machine; whoever holds it can forge proofs"
+#: The warning for a dev SRS derived from a public seed (:mod:`zkagg._prover.seeded_srs`).
+SEEDED_WARNING = (
+    "INSECURE dev SRS: derived from the public seed in $ZKAGG_DEV_SRS_SEED; anyone can forge proofs "
+    "(for reproducible tests only)"
+)
 #: The same warning for an SRS found beside exported artifacts whose hash nobody vouched for.
 UNVERIFIED_WARNING = "INSECURE SRS: not registered by its hash here; whoever made it can forge proofs"
 
@@ -86,6 +92,9 @@ class SRS:
         True for a dev SRS generated locally.
     source
         ``"dev"`` or ``"ceremony"``.
+    seed
+        For a dev SRS derived from a seed (``$ZKAGG_DEV_SRS_SEED``), that seed: its trapdoor is
+        public.
     """
 
     path: Path
@@ -93,6 +102,16 @@ class SRS:
     sha256: str
     insecure: bool
     source: str
+    seed: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """What :func:`warn_insecure` and :meth:`describe` say of this SRS (``None`` if it is trusted)."""
+        if not self.insecure:
+            return None
+        if self.seed is not None:
+            return SEEDED_WARNING
+        return UNVERIFIED_WARNING if self.source == "unverified" else INSECURE_WARNING
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description, as recorded in proofs and printed by the CLI."""
@@ -102,7 +121,7 @@ class SRS:
             "insecure": self.insecure,
             "source": self.source,
             "path": str(self.path),
-            **({"warning": INSECURE_WARNING} if self.insecure else {}),
+            **({"warning": self.warning} if self.warning else {}),
         }
 
 
@@ -157,8 +176,10 @@ def dev_srs(logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
     Generation takes seconds to minutes (6 s at k=15, 47 s at k=17 on 2 cores) and happens once per
     cache: concurrent callers wait on a file lock and then reuse the file. A cached file whose size
     or hash no longer matches its record is regenerated, not trusted. With ``$ZKAGG_DEV_SRS_SEED``
-    set, the SRS is derived from that seed (:func:`~zkagg._prover.seeded_srs.write_seeded_srs`),
-    and a cached file made from another seed (or at random) is replaced.
+    set, the SRS is derived from that seed (:func:`~zkagg._prover.seeded_srs.write_seeded_srs`):
+    a cached file made from another seed (or at random) is replaced, and the SRS carries its seed
+    and :data:`SEEDED_WARNING`. Without it, whatever intact dev SRS is cached is used (so that a
+    process without the variable never replaces the file a seeded process shares with it).
 
     The result is INSECURE by construction (see the module docstring).
     """
@@ -171,8 +192,8 @@ def dev_srs(logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
     meta_path = directory / f"k{k}.srs.json"
     with FileLock(str(directory / f"k{k}.lock")):
         cached = _load_dev_record(path, meta_path, k)
-        if cached is not None and cached[1] == seed:
-            return cached[0]
+        if cached is not None and (seed is None or cached.seed == seed):
+            return cached
         fd, tmp = tempfile.mkstemp(prefix=f".k{k}.", suffix=".srs.tmp", dir=directory)
         os.close(fd)
         try:
@@ -189,11 +210,11 @@ def dev_srs(logrows: int, *, home: str | os.PathLike[str] | None = None) -> SRS:
             raise
         record = {"logrows": k, "sha256": digest, "insecure": True, "created": time.time(), "seed": seed}
         atomic_write_text(meta_path, json.dumps(record, sort_keys=True))
-        return SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
+        return SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev", seed=seed)
 
 
-def _load_dev_record(path: Path, meta_path: Path, k: int) -> tuple[SRS, str | None] | None:
-    """The cached dev SRS and the seed it was derived from (``None``: random), if it is intact."""
+def _load_dev_record(path: Path, meta_path: Path, k: int) -> SRS | None:
+    """The cached dev SRS (with the seed it was derived from, if any), if it is intact."""
     if not path.exists() or not meta_path.exists():
         return None
     try:
@@ -204,8 +225,14 @@ def _load_dev_record(path: Path, meta_path: Path, k: int) -> tuple[SRS, str | No
             return None
     except (ValueError, KeyError, OSError, ArtifactError):
         return None
-    srs = SRS(path=path, logrows=k, sha256=digest, insecure=True, source="dev")
-    return srs, seed if isinstance(seed, str) else None
+    return SRS(
+        path=path,
+        logrows=k,
+        sha256=digest,
+        insecure=True,
+        source="dev",
+        seed=seed if isinstance(seed, str) else None,
+    )
 
 
 def _check_sha256(sha256: str, name: str = "sha256") -> str:
@@ -364,7 +391,8 @@ def warn_insecure(srs: SRS | None = None, *, stream: TextIO | None = None) -> bo
     """Say once per process, on stderr, that proofs are made or checked with an INSECURE SRS.
 
     One plain line, ``warning: `` and :data:`INSECURE_WARNING` (or :data:`UNVERIFIED_WARNING` for an
-    SRS found beside artifacts, ``srs.source == "unverified"``), never on stdout (which may carry
+    SRS found beside artifacts, ``srs.source == "unverified"``; :data:`SEEDED_WARNING` for a seeded
+    one, or with ``$ZKAGG_DEV_SRS_SEED`` set), never on stdout (which may carry
     JSON). Commands call it when they run on a dev SRS, whatever the number of proofs; a second
     call in the same process writes nothing. Returns whether this call wrote the line.
     """
@@ -373,7 +401,10 @@ def warn_insecure(srs: SRS | None = None, *, stream: TextIO | None = None) -> bo
         if _WARNED:
             return False
         _WARNED = True
-    text = UNVERIFIED_WARNING if srs is not None and srs.source == "unverified" else INSECURE_WARNING
+    if srs is not None and srs.warning is not None:
+        text = srs.warning
+    else:  # a command about to make dev SRS files (or use them): seeded ones if the variable says so
+        text = SEEDED_WARNING if os.environ.get(DEV_SRS_SEED_ENV) else INSECURE_WARNING
     out = stream if stream is not None else sys.stderr
     out.write(f"warning: {text}\n")
     out.flush()
@@ -435,8 +466,8 @@ def srs_by_hash(sha256: str, logrows: int, *, home: str | os.PathLike[str] | Non
     k = _check_logrows(logrows)
     directory = _dev_dir(zkagg_home(home))
     cached = _load_dev_record(directory / f"k{k}.srs", directory / f"k{k}.srs.json", k)
-    if cached is not None and cached[0].sha256 == sha256:
-        return cached[0]
+    if cached is not None and cached.sha256 == sha256:
+        return cached
     with contextlib.suppress(ArtifactError):
         return find_srs(sha256, k, home=home)
     dev = dev_srs(k, home=home)
