@@ -92,14 +92,14 @@ client_updates = st.builds(
 
 @st.composite
 def shard_results(draw: st.DrawFn) -> ShardResult:
-    ids = draw(st.lists(client_ids, min_size=1, max_size=5, unique=True))
+    ids = draw(st.lists(client_ids, max_size=5, unique=True))  # none: an empty result
     return ShardResult(
         deployment=draw(key32),
         round=draw(u64),
         shard=draw(st.integers(0, 1023)),
         included=tuple(IncludedUpdate(cid, draw(heights), draw(key32)) for cid in ids),
-        aggregate=draw(st.binary(min_size=1, max_size=200) | payload_refs),
-        quality_proof=draw(st.binary(max_size=100)),
+        aggregate=draw(st.binary(min_size=1, max_size=200) | payload_refs) if ids else b"",
+        quality_proof=draw(st.binary(max_size=100)) if ids else b"",
         aggregator_key=draw(key32),
         signature=draw(sig64),
     )
@@ -468,3 +468,24 @@ def test_a_signature_with_s_plus_l_is_refused(deployment: Deployment, kind: str)
     # Execute / Assert
     with pytest.raises(ProtocolError, match="the signature does not verify"):
         malleated.verify_signature(message.signer_key)
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "quality_proof"),
+    [(b"\x01", b""), (b"", b"\x01"), (PayloadRef(3, Namespace.v0(b"p"), b"\x02" * 32), b"")],
+)
+def test_an_empty_result_carries_no_aggregate_and_no_quality_proof(
+    aggregate: bytes | PayloadRef, quality_proof: bytes
+) -> None:
+    fields = {
+        "deployment": b"\x01" * 32,
+        "round": 1,
+        "shard": 0,
+        "included": (),
+        "aggregator_key": b"\x02" * 32,
+        "signature": b"\x05" * 64,
+    }
+    empty = ShardResult(**fields, aggregate=b"", quality_proof=b"")  # type: ignore[arg-type]
+    assert empty.is_empty and decode_message(empty.to_bytes()) == empty
+    with pytest.raises(InvalidArgument, match="a result that includes no update must carry no aggregate"):
+        ShardResult(**fields, aggregate=aggregate, quality_proof=quality_proof)  # type: ignore[arg-type]

@@ -193,3 +193,71 @@ def test_false_accusation_excludes_the_shard(
     assert verdict.reason is VerdictReason.UNJUSTIFIED_EXCLUSION
     assert detail in verdict.detail and victim.hex() in verdict.detail
     assert "excluded as unjustified-exclusion" in caught(world)
+
+
+def _open(w: World) -> RoundManifest:
+    """Round 1 opened, its reveal window over, and no client posted yet."""
+    coordinator = w.coordinator()
+    try:
+        manifest, _ = coordinator.open_round(1)
+    finally:
+        coordinator.close()
+    w.tick(manifest.reveal_by)
+    return manifest
+
+
+def test_a_shard_whose_every_update_is_faulty_posts_an_empty_result(world: World) -> None:
+    # Prepare: every client seals its update to a key that is not its shard's
+    manifest = _open(world)
+    dep = world.dep
+    q, commitments = _honest(world)
+    for i in range(N_CLIENTS):
+        aad = update_aad(dep.deployment_id, 1, 0, world.client(i).client_id)
+        _post_sealed(
+            world,
+            manifest,
+            i,
+            _sealed(EncryptionKey.generate().public_key, encode_vector(q, dep.scale), aad),
+            commitments,
+        )
+    # Execute
+    report, outcome = close_with_shard(world, manifest)
+    # Assert: the shard took part and said why it has nothing; the faulty clients are named
+    result = posted_result(world, report)
+    assert result.is_empty and result.aggregate == b"" and result.quality_proof == b""
+    assert [x.reason for x in result.excluded] == [ExclusionReason.UNDECRYPTABLE] * N_CLIENTS
+    verdict = outcome.global_result.verdicts[0]
+    assert verdict.reason is VerdictReason.EMPTY
+    assert verdict.detail == f"no update to aggregate ({N_CLIENTS} excluded with a checked reason)"
+    assert outcome.global_result.global_model is None  # available, but nothing accepted
+    found = caught(world)
+    assert all(f"excluded client {world.client(i).client_id.hex()}" in found for i in range(N_CLIENTS))
+    assert "aggregator signed" not in found  # nothing against the shard
+
+
+def test_a_shard_that_drew_no_update_posts_an_empty_result(world: World) -> None:
+    manifest = _open(world)
+    report, outcome = close_with_shard(world, manifest)
+    assert posted_result(world, report).excluded == ()
+    assert [v.reason for v in outcome.global_result.verdicts] == [VerdictReason.EMPTY]
+    audit = world.audit()
+    assert audit.clean, (mismatches(audit), audit.findings)
+
+
+def test_a_shard_that_empties_itself_by_false_accusations_is_excluded(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: four honest updates; the shard accuses every one of a missing norm proof
+    coordinator, manifest = open_with_honest_clients(world, skip=-1)
+    coordinator.close()
+    monkeypatch.setattr(
+        shard_module, "screen_update", lambda dep, g, u, key, *, check_norm: _false_norm(key, u)
+    )
+    # Execute
+    report, outcome = close_with_shard(world, manifest)
+    # Assert: the empty result is judged like any other: each accusation must hold
+    assert posted_result(world, report).is_empty
+    verdict = outcome.global_result.verdicts[0]
+    assert verdict.reason is VerdictReason.UNJUSTIFIED_EXCLUSION
+    assert "accused of BAD_NORM_PROOF, but the update shows no public fault" in verdict.detail
+    assert "excluded as unjustified-exclusion" in caught(world)

@@ -121,9 +121,9 @@ def test_separate_processes_with_a_coordinator_killed_mid_round(tmp_path: Path) 
                 if isinstance(p.message, GlobalResult)
             ]
         assert len(results) == 1
-        # a shard that drew no client (cohorts are a hash of a block hash) posts nothing: missing
+        # a shard that drew no client (cohorts are a hash of a block hash) posts an empty result
         drawn = [" aggregated 0 updates" not in (tmp_path / f"shard{k}.log").read_text() for k in range(2)]
-        wanted = ["accepted" if d else "missing" for d in drawn]
+        wanted = ["accepted" if d else "empty" for d in drawn]
         assert [v.reason.value for v in results[0].verdicts] == wanted
         assert results[0].global_model is not None
         # ... and the audit reproduces it from the DA layer alone

@@ -300,6 +300,22 @@ def _spec_problem(agg: ShardAggregate, dep: Deployment) -> tuple[VerdictReason, 
     return VerdictReason.MALFORMED, "the aggregate's spec is not the deployment's"
 
 
+def _check_exclusions(context: _Context, res: ShardResult) -> tuple[VerdictReason, str] | None:
+    """Why one of the result's exclusions does not hold, or ``None`` when every reason checks out."""
+    recipient = context.deployment.shard_keys[res.shard].encryption_key
+    for x in res.excluded:
+        update = context.by_blob.get(x.commitment)
+        if update is None:  # the guard checked the accounting; this is a defensive double check
+            return VerdictReason.BAD_INCLUSION, f"client {x.client_id.hex()} has no accepted update"
+        why = check_exclusion(context.deployment, context.global_q, update, x.reason, x.evidence, recipient)
+        if why is not None:
+            return (
+                VerdictReason.UNJUSTIFIED_EXCLUSION,
+                f"the shard excludes client {x.client_id.hex()} (height {x.height}) unjustly: {why}",
+            )
+    return None
+
+
 def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJudgement:
     """The verdict on a shard result the guard accepted: availability, aggregate, norms, quality."""
     backend, dep, manifest = context.backend, context.deployment, context.manifest
@@ -309,6 +325,14 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
     def excluded(reason: VerdictReason, detail: str) -> ShardJudgement:
         return ShardJudgement(ShardVerdict(k, reason, detail[:1000], ref), signed=True)
 
+    if res.is_empty:
+        unjust = _check_exclusions(context, res)
+        if unjust is not None:
+            return excluded(*unjust)
+        detail = f"no update to aggregate ({len(res.excluded)} excluded with a checked reason)"
+        return ShardJudgement(
+            ShardVerdict(k, VerdictReason.EMPTY, detail, ref), signed=True, excluded=res.excluded
+        )
     if isinstance(res.aggregate, PayloadRef):
         try:
             encoded = read_payload(backend, res.aggregate)
@@ -350,17 +374,9 @@ def _judge_accepted(context: _Context, res: ShardResult, ref: BlobRef) -> ShardJ
                 VerdictReason.BAD_INCLUSION, f"client {item.client_id.hex()}'s commitment is malformed: {exc}"
             )
         weights.append(update.sample_count)
-    recipient = dep.shard_keys[k].encryption_key
-    for x in res.excluded:
-        update = by_blob.get(x.commitment)
-        if update is None:  # the guard checked the accounting; this is a defensive double check
-            return excluded(VerdictReason.BAD_INCLUSION, f"client {x.client_id.hex()} has no accepted update")
-        why = check_exclusion(dep, global_q, update, x.reason, x.evidence, recipient)
-        if why is not None:
-            return excluded(
-                VerdictReason.UNJUSTIFIED_EXCLUSION,
-                f"the shard excludes client {x.client_id.hex()} (height {x.height}) unjustly: {why}",
-            )
+    unjust = _check_exclusions(context, res)
+    if unjust is not None:
+        return excluded(*unjust)
     if dep.client_norm_bound is not None:
         for item in res.included:
             try:

@@ -339,6 +339,10 @@ class VerdictReason(enum.StrEnum):
     #: The shard left out an update that passed the public checks without a reason that holds: it
     #: did not account for it, or accused it falsely (:mod:`zkagg._protocol.inclusion`).
     UNJUSTIFIED_EXCLUSION = "unjustified-exclusion"
+    #: The shard's aggregator posted, in time and signed, a result that includes no update: none
+    #: was posted to its shard, or it excluded every one with a reason judging checked. It adds
+    #: nothing to the global model but counts as available (it took part; see ``has_quorum``).
+    EMPTY = "empty"
 
 
 #: Verdicts that say nothing against the shard's aggregator: it was accepted, stayed silent or was
@@ -352,6 +356,7 @@ NOT_CAUGHT: Final = frozenset(
         VerdictReason.LATE,
         VerdictReason.BELOW_THRESHOLD,
         VerdictReason.BAD_SIGNATURE,
+        VerdictReason.EMPTY,
     }
 )
 
@@ -957,7 +962,10 @@ class ShardResult(_Signed):
     deployment, round, shard
         Where the result belongs.
     included
-        The client updates aggregated (unique client ids, in aggregation order, at least one).
+        The client updates aggregated (unique client ids, in aggregation order). Empty in an
+        *empty* result (:attr:`is_empty`): the aggregator was there but had nothing to aggregate,
+        because no update was posted to its shard in time or it excluded every one with a reason;
+        such a result carries no aggregate (``b""``) and no quality proof.
     excluded
         Every other update posted to the shard in time that passed the public checks of
         :class:`~zkagg._protocol.guard.MessageGuard`, with the reason it was left out and its
@@ -993,7 +1001,7 @@ class ShardResult(_Signed):
         _bytes("deployment", self.deployment, DEPLOYMENT_SIZE, DEPLOYMENT_SIZE)
         _uint("round", self.round, 0, _U64)
         _uint("shard", self.shard, 0, MAX_SHARDS - 1)
-        _items("included", self.included, IncludedUpdate, 1, MAX_INCLUDED)
+        _items("included", self.included, IncludedUpdate, 0, MAX_INCLUDED)
         _items("excluded", self.excluded, ExcludedUpdate, 0, MAX_INCLUDED)
         ids = [u.client_id for u in self.included] + [u.client_id for u in self.excluded]
         if len(set(ids)) != len(ids):
@@ -1001,7 +1009,13 @@ class ShardResult(_Signed):
             raise InvalidArgument(
                 f"included and excluded must list each client once, not client {dup.hex()} twice"
             )
-        if isinstance(self.aggregate, bytes):
+        if not self.included:
+            if self.aggregate != b"" or self.quality_proof != b"":
+                raise InvalidArgument(
+                    "a result that includes no update must carry no aggregate and no quality proof "
+                    "(aggregate b'' inline, quality_proof b'')"
+                )
+        elif isinstance(self.aggregate, bytes):
             _bytes("aggregate", self.aggregate, 1, MAX_PAYLOAD_BYTES)
         else:
             _check_payload_ref("aggregate", self.aggregate)
@@ -1014,11 +1028,16 @@ class ShardResult(_Signed):
         """The aggregator's key."""
         return self.aggregator_key
 
+    @property
+    def is_empty(self) -> bool:
+        """Whether the result includes no update (and so carries no aggregate)."""
+        return not self.included
+
     def _write_fields(self, w: Writer) -> None:
         w.fixed("deployment", self.deployment, DEPLOYMENT_SIZE)
         w.u64("round", self.round)
         w.u16("shard", self.shard)
-        w.count("included", len(self.included), max_count=MAX_INCLUDED, min_count=1)
+        w.count("included", len(self.included), max_count=MAX_INCLUDED)
         for i, u in enumerate(self.included):
             w.bytes_(f"included[{i}].client_id", u.client_id, min_len=1, max_len=MAX_CLIENT_ID)
             w.u64(f"included[{i}].height", u.height)
@@ -1032,7 +1051,7 @@ class ShardResult(_Signed):
             w.bytes_(f"excluded[{i}].evidence", x.evidence, max_len=DISCLOSURE_SIZE)
         if isinstance(self.aggregate, bytes):
             w.u8("aggregate kind", 0)
-            w.bytes_("aggregate", self.aggregate, min_len=1, max_len=MAX_PAYLOAD_BYTES)
+            w.bytes_("aggregate", self.aggregate, max_len=MAX_PAYLOAD_BYTES)
         else:
             w.u8("aggregate kind", 1)
             _write_payload_ref(w, "aggregate", self.aggregate)
@@ -1053,13 +1072,12 @@ class ShardResult(_Signed):
                 r.u64(f"included[{i}].height"),
                 r.fixed(f"included[{i}].commitment", _COMMITMENT_SIZE),
             ),
-            min_count=1,
         )
         excluded = _read_list(r, "excluded", MAX_INCLUDED, lambda i: _read_excluded(r, i))
         kind = r.u8("aggregate kind")
         aggregate: bytes | PayloadRef
         if kind == 0:
-            aggregate = r.bytes_("aggregate", min_len=1, max_len=MAX_PAYLOAD_BYTES)
+            aggregate = r.bytes_("aggregate", max_len=MAX_PAYLOAD_BYTES)
         elif kind == 1:
             aggregate = _read_payload_ref(r, "aggregate")
         else:

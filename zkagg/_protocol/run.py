@@ -228,7 +228,7 @@ class RoundRow:
     """One round of a run, as the progress table and the report show it.
 
     ``cohort_sizes`` counts the clients that posted to each shard: the assignment is a hash of the
-    round's seed, so a shard may draw no client in a round (it then posts nothing and is ``missing``).
+    round's seed, so a shard may draw no client in a round (it then posts an empty result: verdict ``empty``).
     ``norm_excluded`` counts the clients that shards left out for a missing or invalid norm proof
     (always 0 without a norm bound), ``norm_clipped`` the honest clients that scaled their update down
     to the bound before committing, ``norm_seconds`` the clients' proving time for those proofs, and

@@ -178,8 +178,8 @@ class ShardAggregator:
         if self.attack == "replay" and self._last_result is not None:
             data = self._last_result
             return report(self._submit(data), len(data))
-        if not cohort.updates:
-            return report()
+        if not cohort.updates:  # nothing to aggregate: say so, accounting for every update
+            return report(*self._post(manifest, cohort, None, b""))
         t_prove = time.perf_counter()
         try:
             agg, quality = self._aggregate(manifest, cohort)
@@ -257,16 +257,21 @@ class ShardAggregator:
         return agg, proof.to_wire()
 
     def _post(
-        self, manifest: RoundManifest, cohort: _Cohort, agg: ShardAggregate, quality: bytes
+        self, manifest: RoundManifest, cohort: _Cohort, agg: ShardAggregate | None, quality: bytes
     ) -> tuple[int, int]:
-        """Sign and post the shard result (the aggregate inline or as a payload); its height and size."""
+        """Sign and post the shard result (the aggregate inline or as a payload); its height and size.
+
+        Without an aggregate (no update to include) the result is empty: its exclusions only.
+        """
         dep = self.deployment
         ns = deployment_namespaces(dep.deployment_id, dep.n_shards)
-        if self.attack == "tamper-aggregate":
+        if agg is not None and self.attack == "tamper-aggregate":
             agg = tamper_aggregate(agg)
-        encoded = agg.to_bytes()
+        encoded = agg.to_bytes() if agg is not None else b""
         aggregate: bytes | PayloadRef
-        if self.attack == "withhold":
+        if agg is None:
+            aggregate = b""
+        elif self.attack == "withhold":
             # A reference to a payload manifest that was never posted.
             fake = hashlib.sha256(b"withheld" + encoded).digest()
             aggregate = PayloadRef(self.backend.local_head().height, ns.payloads, fake)

@@ -203,8 +203,11 @@ def round_phase(manifest: RoundManifest, height: int) -> RoundPhase:
 #: The verdicts of a shard that made its result *available*: its aggregator posted, in time and
 #: signed, a result whose aggregate is on the DA layer and verifies against its clients'
 #: commitments, with a valid quality proof, whether or not its shard model met the round's quality
-#: threshold. The quorum counts these shards; see :func:`has_quorum` for why.
-AVAILABLE_VERDICTS: Final = frozenset({VerdictReason.ACCEPTED, VerdictReason.BELOW_THRESHOLD})
+#: threshold; or a verifiably empty result (every update posted to the shard excluded with a
+#: checked reason, or none posted). The quorum counts these shards; see :func:`has_quorum` for why.
+AVAILABLE_VERDICTS: Final = frozenset(
+    {VerdictReason.ACCEPTED, VerdictReason.BELOW_THRESHOLD, VerdictReason.EMPTY}
+)
 
 
 def _tally(manifest: RoundManifest, verdicts: Iterable[ShardVerdict]) -> tuple[set[int], set[int]]:
@@ -231,9 +234,12 @@ def has_quorum(manifest: RoundManifest, verdicts: Iterable[ShardVerdict]) -> boo
     """Whether a round with these verdicts publishes a global model.
 
     The rule is **quorum on availability, not on verdicts**: at least ``manifest.quorum`` distinct
-    shards made their result available (:data:`AVAILABLE_VERDICTS`: accepted, or proven correct
-    but below the quality threshold), and at least one shard is accepted. The model is composed
-    from the accepted shards only.
+    shards made their result available (:data:`AVAILABLE_VERDICTS`: accepted, proven correct
+    but below the quality threshold, or verifiably empty), and at least one shard is accepted. The
+    model is composed from the accepted shards only. An empty shard counts because its aggregator
+    took part and accounted for every update of its shard; what it lacked was clients worth
+    including, and throwing the other shards' work away for that would let a few faulty clients
+    that happen to fill one cohort stop the round.
 
     Why not count accepted shards, as the first release did: a shard whose cohort holds enough
     poisoned updates fails the quality gate, and that is the gate doing its job. If that shard
