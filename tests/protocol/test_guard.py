@@ -15,8 +15,12 @@ from zkagg._protocol.keys import SigningKey
 from zkagg._protocol.messages import (
     BlobRef,
     ClientUpdate,
+    ExcludedUpdate,
+    ExclusionReason,
+    GlobalResult,
     IncludedUpdate,
     RoundManifest,
+    ShardResult,
     ShardVerdict,
     VerdictReason,
 )
@@ -391,3 +395,50 @@ def test_global_result_verdicts_against_the_accepted_results(
         guard.check_global_result(moved, height=21)
     # Shard 2 proven but below the threshold counts for the quorum of 3: a model with 2 accepted
     guard.check_global_result(deployment.global_result(manifest, [0, 1], below=[2], refs=refs), height=21)
+
+
+def test_an_empty_verdict_must_name_an_empty_result_and_only_an_empty_one(
+    deployment: Deployment, manifest: RoundManifest, guard: MessageGuard, fed: dict[int, list[IncludedUpdate]]
+) -> None:
+    # Prepare: shards 0-2 post results with their updates; shard 3 excludes all of its own (if any)
+    refs = {}
+    for shard in range(3):
+        result = deployment.result(manifest, shard, fed[shard])
+        commitment = hashlib.sha256(result.to_bytes()).digest()
+        guard.check_shard_result(result, height=17 + shard, blob_commitment=commitment)
+        refs[shard] = BlobRef(17 + shard, commitment)
+    empty = ShardResult(
+        deployment=manifest.deployment,
+        round=manifest.round,
+        shard=3,
+        included=(),
+        aggregate=b"",
+        quality_proof=b"",
+        aggregator_key=deployment.aggregators[3].public_key,
+        excluded=tuple(
+            ExcludedUpdate(u.client_id, u.height, u.commitment, ExclusionReason.BAD_NORM_PROOF)
+            for u in fed[3]
+        ),
+    ).sign(deployment.aggregators[3])
+    refs[3] = BlobRef(20, hashlib.sha256(empty.to_bytes()).digest())
+    guard.check_shard_result(empty, height=20, blob_commitment=refs[3].commitment)
+
+    def judged(reasons: list[VerdictReason]) -> GlobalResult:
+        """The coordinator's signed global result (with a model) under these verdicts."""
+        honest = deployment.global_result(manifest, [0, 1, 2], refs=refs)
+        verdicts = tuple(ShardVerdict(k, r, "", refs[k]) for k, r in enumerate(reasons))
+        return dataclasses.replace(honest, signature=b"", verdicts=verdicts).sign(deployment.coordinator)
+
+    accepted, empty_ = VerdictReason.ACCEPTED, VerdictReason.EMPTY
+    # Execute / Assert: a shard with updates relabelled empty (dropped while the quorum holds) ...
+    with pytest.raises(
+        ProtocolError, match="judges shard 1 empty, but its result at height 18 includes updates"
+    ):
+        guard.check_global_result(judged([accepted, empty_, accepted, empty_]), height=21)
+    # ... and the empty shard called accepted (a made-up model when nothing was aggregated)
+    with pytest.raises(
+        ProtocolError, match="judges shard 3 accepted, but its result at height 20 includes no update"
+    ):
+        guard.check_global_result(judged([accepted, accepted, accepted, accepted]), height=21)
+    # the honest judgement: three accepted, one empty (available: the quorum of 3 holds)
+    guard.check_global_result(judged([accepted, accepted, accepted, empty_]), height=21)

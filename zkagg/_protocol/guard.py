@@ -198,6 +198,8 @@ def _show(value: object) -> str:
 class _Seen:
     height: int
     commitment: bytes | None
+    #: For a shard result: whether it includes no update (only such a result may be judged empty).
+    empty: bool = False
 
 
 class MessageGuard:
@@ -449,7 +451,7 @@ class MessageGuard:
 
         def record() -> None:
             self._ids[message_id] = height
-            self._results[result.shard] = _Seen(height, blob_commitment)
+            self._results[result.shard] = _Seen(height, blob_commitment, result.is_empty)
 
         return record
 
@@ -568,12 +570,14 @@ class MessageGuard:
         namespace
             The namespace of its blob (checked when given: the control namespace).
         check_verdicts
-            Whether every verdict that counts for the quorum (*accepted* or *below-threshold*,
-            :data:`~zkagg._protocol.sharding.AVAILABLE_VERDICTS`) must name a shard result this
-            guard accepted, at the same height and blob commitment (when recorded), so that a
-            coordinator cannot make up an available shard. Needs the round's shard results fed
-            first; a reader that only wants the global model may pass ``False``. Exclusions are
-            not second-guessed here: the coordinator also checks aggregates and quality proofs.
+            Whether every verdict that counts for the quorum (*accepted*, *below-threshold* or
+            *empty*, :data:`~zkagg._protocol.sharding.AVAILABLE_VERDICTS`) must name a shard result
+            this guard accepted, at the same height and blob commitment (when recorded), so that a
+            coordinator cannot make up an available shard; and *empty* exactly for a result that
+            includes no update. Needs the round's shard results fed first; a reader that only
+            wants the global model may pass ``False``. Exclusions, aggregates and quality proofs
+            are not second-guessed here (a valid result relabelled *below-threshold*, or an empty
+            one with unjust exclusions labelled *empty*, is the audit's to find: it re-judges).
 
         Raises
         ------
@@ -618,6 +622,13 @@ class MessageGuard:
                         f"{what} judges shard {v.shard} {v.reason.value} on its result at height "
                         f"{v.result.height} (blob {v.result.commitment.hex()}), but the accepted result "
                         f"of shard {v.shard} is {where}",
+                    )
+                if (v.reason is VerdictReason.EMPTY) != seen.empty:
+                    kind = "includes no update" if seen.empty else "includes updates"
+                    raise _Rejected(
+                        VerdictReason.BAD_INCLUSION,
+                        f"{what} judges shard {v.shard} {v.reason.value}, but its result at height "
+                        f"{seen.height} {kind}",
                     )
         if (result.global_model is not None) != has_quorum(m, result.verdicts):
             state = "publishes" if result.global_model is not None else "does not publish"
