@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from zkagg import InvalidArgument
-from zkagg.da import Blob, EmbeddedNode, Namespace
+from zkagg.da import Blob, EmbeddedNode, Namespace, SteppedClock
 from zkagg.da._cometbft import commit_hash, verify_commit
 
 # celestia-node api/docgen/exampledata/extendedHeader.json (celestiaorg/celestia-node at commit
@@ -119,3 +119,24 @@ def test_embedded_chain_headers_are_signed_and_chained(tmp_path: Path) -> None:
         assert (
             child["header"]["last_commit_hash"] == commit_hash(parent["commit"]["signatures"]).hex().upper()
         )
+
+
+def test_a_stepped_clock_gives_the_same_block_hashes_for_the_same_submissions(tmp_path: Path) -> None:
+    hashes = []
+    for run in ("a", "b"):
+        with EmbeddedNode(tmp_path / run, block_time=None, clock=SteppedClock(step_ns=10**9)) as node:
+            for i in range(3):
+                node.submit([Blob.new(Namespace.v0(b"clock"), bytes([i]) * 100)])
+            hashes.append([node.get_header(h).hash for h in range(1, node.local_head().height + 1)])
+            first, second = node.get_header(2), node.get_header(3)
+            assert first.computed_hash() != second.computed_hash()
+    assert hashes[0] == hashes[1] and len(hashes[0]) == 4
+
+
+@pytest.mark.parametrize(
+    ("start", "step", "message"),
+    [(-1, 1, "start_ns must be a non-negative int, not -1"), (0, 0, "step_ns must be a positive int, not 0")],
+)
+def test_a_bad_stepped_clock_is_named(start: int, step: int, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        SteppedClock(start, step)

@@ -351,16 +351,24 @@ def test_global_result_checks(deployment: Deployment, manifest: RoundManifest, g
         )
 
 
-def test_global_result_verdicts_against_the_accepted_results(
+def _post_results(
     deployment: Deployment, manifest: RoundManifest, guard: MessageGuard, fed: dict[int, list[IncludedUpdate]]
-) -> None:
-    # Prepare: shards 0-2 post results, shard 3 does not
+) -> dict[int, BlobRef]:
+    """Shards 0-2 post results including their updates (heights 17-19); where each landed."""
     refs = {}
     for shard in range(3):
         result = deployment.result(manifest, shard, fed[shard])
         commitment = hashlib.sha256(result.to_bytes()).digest()
         guard.check_shard_result(result, height=17 + shard, blob_commitment=commitment)
         refs[shard] = BlobRef(17 + shard, commitment)
+    return refs
+
+
+def test_global_result_verdicts_against_the_accepted_results(
+    deployment: Deployment, manifest: RoundManifest, guard: MessageGuard, fed: dict[int, list[IncludedUpdate]]
+) -> None:
+    # Prepare: shards 0-2 post results, shard 3 does not
+    refs = _post_results(deployment, manifest, guard, fed)
     # Execute / Assert
     unjudged = dataclasses.replace(deployment.global_result(manifest, [0, 1, 2], refs=refs), signature=b"")
     unjudged = dataclasses.replace(unjudged, verdicts=unjudged.verdicts[:3]).sign(deployment.coordinator)
@@ -401,12 +409,7 @@ def test_an_empty_verdict_must_name_an_empty_result_and_only_an_empty_one(
     deployment: Deployment, manifest: RoundManifest, guard: MessageGuard, fed: dict[int, list[IncludedUpdate]]
 ) -> None:
     # Prepare: shards 0-2 post results with their updates; shard 3 excludes all of its own (if any)
-    refs = {}
-    for shard in range(3):
-        result = deployment.result(manifest, shard, fed[shard])
-        commitment = hashlib.sha256(result.to_bytes()).digest()
-        guard.check_shard_result(result, height=17 + shard, blob_commitment=commitment)
-        refs[shard] = BlobRef(17 + shard, commitment)
+    refs = _post_results(deployment, manifest, guard, fed)
     empty = ShardResult(
         deployment=manifest.deployment,
         round=manifest.round,

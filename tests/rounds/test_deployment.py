@@ -12,6 +12,7 @@ from zkagg._errors import ArtifactError, InvalidArgument
 from zkagg._protocol.deployment import Deployment, DeploymentKeys
 from zkagg._protocol.keys import Identity, client_id_for
 from zkagg._protocol.messages import ShardKeys
+from zkagg._protocol.run import RunConfig, run_deployment
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +170,27 @@ def test_norm_bound_is_part_of_the_id_and_round_trips(tmp_path: Path) -> None:
     assert dep.deployment_id == _fixed_keys(client_norm_bound=2.0).deployment_id
     assert dep.deployment_id != _fixed_keys(client_norm_bound=2.5).deployment_id
     assert loaded == dep and loaded.deployment_id == dep.deployment_id
+
+
+def test_derived_keys_are_the_same_for_a_seed_and_differ_per_party_and_seed() -> None:
+    one, two = DeploymentKeys.generate(3, 2, seed=b"s"), DeploymentKeys.generate(3, 2, seed=b"s")
+    other = DeploymentKeys.generate(3, 2, seed=b"t")
+    assert one.deployment() == two.deployment() != other.deployment()
+    publics = [
+        one.coordinator.signing.public_key,
+        *(p.signing.public_key for p in (*one.shards, *one.clients)),
+    ]
+    assert len(set(publics)) == len(publics)
+    assert all(s.encryption is not None for s in one.shards) and one.clients[0].encryption is None
+
+
+@pytest.mark.parametrize("seed", [b"", "text"])
+def test_a_bad_key_seed_is_named(seed: object) -> None:
+    with pytest.raises(InvalidArgument, match="seed must be non-empty bytes, not"):
+        DeploymentKeys.generate(2, 1, seed=seed)  # type: ignore[arg-type]
+
+
+def test_run_keys_must_fit_the_config(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match=r"keys must be for 2 clients and 1 shards .*, not 3 and 1"):
+        run_deployment(RunConfig(clients=2, shards=1), state_dir=tmp_path, keys=DeploymentKeys.generate(3, 1))
+    assert list(tmp_path.iterdir()) == []  # refused before anything was made

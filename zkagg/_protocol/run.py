@@ -332,6 +332,11 @@ def run_deployment(
         :class:`~zkagg.da.SteppedClock`, so that every run draws the same cohorts.
     """
     cfg = config if config is not None else RunConfig()
+    if keys is not None and (len(keys.clients), len(keys.shards)) != (cfg.clients, cfg.shards):
+        raise InvalidArgument(
+            f"keys must be for {cfg.clients} clients and {cfg.shards} shards (the config's), "
+            f"not {len(keys.clients)} and {len(keys.shards)}"
+        )
     say = progress or (lambda _: None)
     with tempfile.TemporaryDirectory(prefix="zkagg-run-") as tmp:
         root = Path(state_dir) if state_dir is not None else Path(tmp)
@@ -367,11 +372,6 @@ def _run(
     timeout: float,
 ) -> RunReport:
     t_start = time.perf_counter()
-    if (len(keys.clients), len(keys.shards)) != (cfg.clients, cfg.shards):
-        raise InvalidArgument(
-            f"keys must be for {cfg.clients} clients and {cfg.shards} shards (the config's), "
-            f"not {len(keys.clients)} and {len(keys.shards)}"
-        )
     dep = cfg.deployment(keys)
     dep.save(root / "deployment.json")
     keys.save(root / "keys", overwrite=True)
