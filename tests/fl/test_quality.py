@@ -24,7 +24,7 @@ from zkagg._fl.quality import (
     verify_quality,
 )
 from zkagg._fl.sim import FLConfig, run_reference
-from zkagg._kzg.points import shard_model_commitments
+from zkagg._kzg.commit import shard_model_commitments
 from zkagg.circuits.shard_model import correct_count, margins
 
 pytestmark = pytest.mark.slow

@@ -6,20 +6,13 @@ any value), and since ``commit`` is affine, ``commit(v) = L(v) + B`` (DESIGN.md 
 
     commit(S_j) == sum_i n_i C_ij - (N - 1) B,        N = sum_i n_i.
 
-Rather than one ``ezkl.kzg_commit`` per chunk, the verifier checks ONE random linear combination of
-the chunk equations. With ``r_j`` derived from a hash of everything the shard published and every
-commitment (Fiat-Shamir), ``T = sum_j r_j S_j`` and ``R = sum_j r_j``, it checks
-
-    commit(T) == sum_j r_j (sum_i n_i C_ij) - (N R - 1) B.
-
-Soundness: write ``E_j = commit(S_j) - sum_i n_i C_ij + (N - 1) B`` (a group element, zero for every
-honest chunk). The combined check is ``sum_j r_j E_j == 0``. If some ``E_j != 0``, the map
-``r -> sum_j r_j E_j`` is a non-zero linear form over the scalar field, so it vanishes on at most a
-``1/2**128`` fraction of the ``r_j`` drawn from ``[0, 2**128)`` (Schwartz-Zippel for a degree-1
-polynomial, per coordinate of the choice). The ``r_j`` are a hash of the published sums and the
-commitments, so a cheating shard cannot choose ``S`` after seeing ``r``; grinding over ``S`` buys it
-one ``2**-128`` chance per hash evaluation. With a single chunk, ``r_1 = 1`` and the check is the
-plain equation. When the combined check fails, each chunk is checked alone to name the bad one.
+The verifier computes ``E_j = sum_i n_i C_ij - (N - 1) B`` per chunk (a small-scalar MSM over the
+client points, each checked on the curve) and asks the commitment engine whether every ``S_j``
+opens its ``E_j`` (:func:`zkagg._kzg.commit.first_false_opening`): on the native backend each sum is
+committed (signed-magnitude MSM, chunks in parallel) and compared, exactly; on the ezkl fallback,
+where a commitment costs one ``kzg_commit`` call, one Fiat-Shamir random linear combination of the
+chunk equations is checked instead (soundness error ``2**-128``; the hash covers the weights, the
+published sums and every ``E_j``), then each chunk alone to name the bad one.
 
 The float aggregate is a documented deterministic rescale: the float nearest to
 ``S / (N * 2**scale)`` (:func:`zkagg._aggregation.reference.fedavg_rescale`).
@@ -31,13 +24,12 @@ the checks common to all rules (domain, clients, weights, lengths).
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from py_ecc.optimized_bn128.optimized_curve import add, eq, multiply
 
 from zkagg._aggregation.records import (
     RuleBackend,
@@ -51,13 +43,15 @@ from zkagg._aggregation.spec import AggregationSpec
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof
 from zkagg._executors._base import Executor
 from zkagg._field import FIELD_MODULUS, quantize
-from zkagg._kzg.commit import CommitmentDomain, UpdateCommitment, chunk_salts, commit_chunk, zero_commitment
-from zkagg._kzg.g1 import add_raw, from_raw, msm_raw, to_raw
-from zkagg._kzg.points import decode_point
+from zkagg._kzg.commit import (
+    CommitmentDomain,
+    UpdateCommitment,
+    chunk_salts,
+    first_false_opening,
+    zero_commitment,
+)
 
 __all__ = ["aggregate_shard", "combine_shards", "verify_shard"]
-
-_R_BITS = 128
 
 
 def _backend(rule: str) -> RuleBackend:
@@ -269,55 +263,29 @@ def _verify_fedavg(
         raise InvalidProof(
             f"aggregate[{k}] = {got[k]!r} is not the rescale of the published sum ({expected[k]!r})"
         )
-    points = [
-        [decode_point(p, f"commitment of client {i}, chunk {j}") for j, p in enumerate(c.points)]
-        for i, c in enumerate(commitments)
-    ]
-    b = decode_point(zero_commitment(domain))
+    b = zero_commitment(domain)
     total = sum(w)
-    # D_j = sum_i n_i C_ij: small integer weights, one shared doubling chain per chunk (Straus), in
-    # plain-integer projective arithmetic (the py-ecc formulas without FQ objects; tested against it).
-    raw = [[to_raw(p) for p in row] for row in points]
-    combos = [msm_raw([raw[i][j] for i in range(len(w))], w) for j in range(n_chunks)]
-    rs = [1] if n_chunks == 1 else _challenges(domain, commitments, w, result, n_chunks)
-    message = matrix[0] if n_chunks == 1 else np.dot(np.array(rs, dtype=object), matrix) % FIELD_MODULUS
-    lhs = to_raw(decode_point(commit_chunk(domain, message)))
-    # commit(T) + (N R - 1) B == sum_j r_j D_j, all scalars non-negative and below 2**160.
-    r_total = sum(rs)
-    left = add_raw(lhs, msm_raw([to_raw(b)], [total * r_total - 1]))
-    right = msm_raw(combos, rs)
-    if eq(from_raw(left), from_raw(right)):
-        return
-    for j in range(n_chunks):  # name the first bad chunk (py-ecc arithmetic throughout)
-        want = multiply(b, (-(total - 1)) % FIELD_MODULUS)
-        for i in range(len(w)):
-            want = add(want, multiply(points[i][j], w[i]))
-        if not eq(decode_point(commit_chunk(domain, list(result.sums[j]))), want):
-            raise CommitmentMismatch(
-                f"the fedavg sum of chunk {j} does not open sum_i n_i C_i - (N - 1) B of the "
-                f"{len(w)} client commitments (N = {total})"
-            )
-    raise CommitmentMismatch("the fedavg sums do not open the combination of the client commitments")
+    # commit(S_j) must be E_j = sum_i n_i C_ij - (N - 1) B (each client point checked on the curve).
+    openings = [([c.points[j] for c in commitments] + [b], [*w, -(total - 1)]) for j in range(n_chunks)]
+    messages = _sum_messages(result, domain)
+    bad = first_false_opening(domain, messages, openings, _weights_context(w))
+    if bad is not None:
+        raise CommitmentMismatch(
+            f"the fedavg sum of chunk {bad} does not open sum_i n_i C_i - (N - 1) B of the "
+            f"{len(w)} client commitments (N = {total})"
+        )
 
 
-def _challenges(
-    domain: CommitmentDomain,
-    commitments: Sequence[UpdateCommitment],
-    w: tuple[int, ...],
-    result: ShardAggregate,
-    n_chunks: int,
-) -> list[int]:
-    """Fiat-Shamir ``r_j`` in ``[0, 2**128)`` from everything the check depends on."""
-    h = hashlib.sha256(b"zkagg-fedavg-batch\x00" + domain.domain_id())
-    h.update(struct.pack(f">I{len(w)}Q", len(w), *w))
-    for c in commitments:
-        h.update(b"".join(c.points))
+def _weights_context(w: tuple[int, ...]) -> bytes:
+    return struct.pack(f">I{len(w)}Q", len(w), *w)
+
+
+def _sum_messages(result: ShardAggregate, domain: CommitmentDomain) -> list[npt.NDArray[Any]]:
+    """The chunk messages of the published sums: signed int64 rows where they fit, with the salt slot."""
     signed = signed_values(result.sums, domain.chunk_size)
-    h.update(signed.astype(">i8").tobytes() if signed.dtype == np.int64 else repr(signed.tolist()).encode())
-    if domain.salted:
-        h.update(b"".join(chunk[-1].to_bytes(32, "big") for chunk in result.sums))
-    seed = h.digest()
+    if not domain.salted:
+        return list(signed)
     return [
-        int.from_bytes(hashlib.sha256(seed + j.to_bytes(4, "big")).digest()[: _R_BITS // 8], "big") or 1
-        for j in range(n_chunks)
+        np.array([*row.tolist(), chunk[-1]], dtype=object)
+        for row, chunk in zip(signed, result.sums, strict=True)
     ]

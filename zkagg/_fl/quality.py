@@ -27,7 +27,7 @@ domain's scale
 
     commit(q_global + q_update) = commit(q_global) + commit(q_update) - B
 
-per chunk (:func:`~zkagg._kzg.points.shard_model_commitments`). The coordinator knows ``commit(q_global)`` (it
+per chunk (:func:`~zkagg._kzg.commit.shard_model_commitments`). The coordinator knows ``commit(q_global)`` (it
 published the global model) and the commitment of the shard's verified aggregate update:
 
 * for a rule proven in-circuit (median, trimmed mean) the aggregate is itself a ``polycommit``
@@ -413,7 +413,7 @@ def verify_quality(
         from it, whatever the proof file claims.
     expected_commitments
         The points the proof's committed parameters must equal (one per chunk), for instance from
-        :func:`~zkagg._kzg.points.shard_model_commitments`; not checked when ``None``.
+        :func:`~zkagg._kzg.commit.shard_model_commitments`; not checked when ``None``.
 
     Raises
     ------

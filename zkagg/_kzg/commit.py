@@ -52,6 +52,7 @@ import numpy.typing as npt
 
 from zkagg._errors import ArtifactError, CommitmentMismatch, InvalidArgument
 from zkagg._field import FIELD_MODULUS, MAX_SCALE, quantize
+from zkagg._kzg import engine
 from zkagg._kzg.points import POINT_SIZE, decode_point, point_from_ezkl
 from zkagg._prover.artifacts import RunArgs, build_circuit
 from zkagg._prover.ezkl import call_ezkl
@@ -67,6 +68,9 @@ __all__ = [
     "commit_chunk",
     "commit_update",
     "commitment_domain",
+    "ezkl_commit_chunk",
+    "first_false_opening",
+    "shard_model_commitments",
     "zero_commitment",
 ]
 
@@ -209,23 +213,35 @@ def _reference_model() -> bytes:
     return bytes(model.SerializeToString())
 
 
+def _srs_of(domain: CommitmentDomain) -> SRS:
+    """The SRS file the domain names: this cache's dev SRS or a registered ceremony SRS."""
+    try:
+        return srs_by_hash(domain.srs_sha256, domain.logrows)
+    except ArtifactError as exc:
+        raise ArtifactError(
+            f"the commitment domain names SRS {domain.srs_sha256[:16]}... (logrows "
+            f"{domain.logrows}), which is neither the dev SRS of this cache nor a registered "
+            "ceremony SRS: load it with zkagg.load_srs(path, sha256=...) first"
+        ) from exc
+
+
+def _basis(domain: CommitmentDomain, srs: SRS | None = None) -> engine.LagrangeBasis:
+    """The domain's Lagrange basis on the native backend (read once per SRS per process)."""
+    hit = engine.cached_basis(domain.srs_sha256, domain.logrows)
+    if hit is not None:
+        return hit
+    the_srs = srs if srs is not None else _srs_of(domain)
+    return engine.lagrange_basis(the_srs.path, domain.logrows, domain.srs_sha256)
+
+
 def _reference(domain: CommitmentDomain, srs: SRS | None = None) -> tuple[str, str, str]:
-    """Paths (vk, settings, srs) of the domain's reference circuit, built once and cached."""
+    """Paths (vk, settings, srs) of the domain's reference circuit (ezkl backend), built once and cached."""
     key = (domain.logrows, domain.srs_sha256)
     with _REF_LOCK:
         hit = _REFERENCES.get(key)
         if hit is not None and all(Path(p).exists() for p in hit):
             return hit
-        if srs is None:
-            try:
-                candidate = srs_by_hash(domain.srs_sha256, domain.logrows)
-            except ArtifactError as exc:
-                raise ArtifactError(
-                    f"the commitment domain names SRS {domain.srs_sha256[:16]}... (logrows "
-                    f"{domain.logrows}), which is neither the dev SRS of this cache nor a registered "
-                    "ceremony SRS: load it with zkagg.load_srs(path, sha256=...) first"
-                ) from exc
-            srs = candidate
+        the_srs = srs if srs is not None else _srs_of(domain)
         artifacts = build_circuit(
             _reference_model(),
             RunArgs(
@@ -237,7 +253,7 @@ def _reference(domain: CommitmentDomain, srs: SRS | None = None) -> tuple[str, s
                 logrows=domain.logrows,
                 ignore_range_check_inputs_outputs=True,
             ),
-            srs=srs if srs.source != "dev" else None,
+            srs=the_srs if the_srs.source != "dev" else None,
         )
         assert artifacts.srs is not None
         hit = (str(artifacts.vk_path), str(artifacts.settings_path), str(artifacts.srs.path))
@@ -270,14 +286,18 @@ def commitment_domain(
     Returns
     -------
     CommitmentDomain
-        Whose reference circuit is built (cached) so that commitments can be made at once.
+        Prepared (its Lagrange basis loaded, or on the ezkl backend its reference circuit built) so
+        that commitments can be made at once.
     """
     _check_int("logrows", logrows, MIN_LOGROWS, MAX_LOGROWS)
     if srs is not None and srs.logrows != logrows:
         raise InvalidArgument(f"srs must have logrows {logrows} (the domain's), not {srs.logrows}")
     the_srs = srs if srs is not None else dev_srs(logrows)
     domain = CommitmentDomain(logrows, chunk_size, scale, the_srs.sha256, salted)
-    _reference(domain, the_srs)
+    if engine.backend() == "mcl":
+        _basis(domain, the_srs)
+    else:
+        _reference(domain, the_srs)
     return domain
 
 
@@ -314,9 +334,22 @@ def commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[An
     bytes
         The 64-byte point (big-endian x || y), exactly the point in a ``polycommit`` proof.
     """
+    if engine.backend() == "mcl":
+        _check_message(domain, felts)
+        return engine.commit_message(_basis(domain), felts)
+    return ezkl_commit_chunk(domain, felts)
+
+
+def _check_message(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[Any]) -> int:
     n = len(felts)
     if not 1 <= n <= domain.message_size:
         raise InvalidArgument(f"a chunk message must have 1 to {domain.message_size} field elements, not {n}")
+    return n
+
+
+def ezkl_commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[Any]) -> bytes:
+    """:func:`commit_chunk` through ``ezkl.kzg_commit`` itself: the fallback backend and the oracle."""
+    n = _check_message(domain, felts)
     vk, settings, srs = _reference(domain)
     points = call_ezkl("kzg_commit", _felt_hex(felts), vk, settings, srs)
     if len(points) != 1:  # pragma: no cover - the capacity check above prevents it
@@ -326,6 +359,8 @@ def commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[An
 
 def zero_commitment(domain: CommitmentDomain) -> bytes:
     """``B = commit(0)``, the affine offset of the domain (cached)."""
+    if engine.backend() == "mcl":
+        return _basis(domain).blinding
     key = domain.domain_id()
     hit = _ZEROS.get(key)
     if hit is None:
@@ -473,8 +508,109 @@ def commit_update(
         salts = chunk_salts(domain, salt_seed, domain.n_chunks(q.size))
     elif salt_seed is not None:
         raise InvalidArgument("salt_seed must be None in an unsalted domain")
-    points = tuple(commit_chunk(domain, m) for m in chunk_messages(domain, q, salts))
+    messages = chunk_messages(domain, q, salts)
+    if engine.backend() == "mcl":
+        points = tuple(engine.commit_messages(_basis(domain), messages))
+    else:
+        points = tuple(commit_chunk(domain, m) for m in messages)
     return UpdateCommitment(domain, int(q.size), points)
+
+
+def first_false_opening(
+    domain: CommitmentDomain,
+    messages: Sequence[Sequence[int] | npt.NDArray[Any]],
+    openings: Sequence[tuple[Sequence[bytes], Sequence[int]]],
+    context: bytes = b"",
+) -> int | None:
+    """The first ``j`` whose message does not commit to ``sum_k s_jk Q_jk``, or ``None`` if all do.
+
+    ``openings[j] = (Q_j, s_j)``: the points (each checked on the curve) and integer scalars whose
+    combination ``commit_chunk(domain, messages[j])`` must equal. One random linear combination of
+    the equations is checked: with ``r_j`` a hash of the domain, ``context``, every message, point
+    and scalar (Fiat-Shamir),
+
+        sum_j r_j commit(m_j) == sum_j r_j sum_k s_jk Q_jk,
+
+    which a false opening passes with probability at most ``2**-128`` (a non-zero linear form over
+    the scalar field vanishes on at most that fraction of ``r``; the ``r_j`` depend on everything
+    the prover chose). On the native backend the left side commits every message (in parallel)
+    and combines the points; on ezkl, ``commit(sum_j r_j m_j) + (R - 1) B`` with ``R = sum_j r_j``
+    costs one ``kzg_commit`` call. The right side is one MSM (:func:`engine.msm_nested`). Only
+    when the combined check fails is each equation checked alone, to name the first false one.
+    """
+    if len(messages) != len(openings):
+        raise InvalidArgument(
+            f"first_false_opening needs one opening per message, not {len(openings)} for {len(messages)}"
+        )
+    for m in messages:
+        _check_message(domain, m)
+    if not messages:
+        return None
+    rs = [1] if len(messages) == 1 else _opening_challenges(domain, messages, openings, context)
+    right = engine.msm_nested(openings, rs, "opened point")
+    if engine.backend() == "mcl":
+        commits = engine.commit_messages(_basis(domain), messages)
+        left = engine.msm(commits, rs, "commitment")
+    else:
+        combined = (
+            np.dot(
+                np.array(rs, dtype=object), np.array([[int(v) for v in m] for m in messages], dtype=object)
+            )
+            % FIELD_MODULUS
+        )
+        left = engine.msm([ezkl_commit_chunk(domain, combined), zero_commitment(domain)], [1, sum(rs) - 1])
+    if left == right:
+        return None
+    for j, (m, (pts, scalars)) in enumerate(zip(messages, openings, strict=True)):
+        if commit_chunk(domain, m) != engine.msm(pts, scalars, "opened point"):
+            return j
+    return None  # pragma: no cover - a failed combination has a failing equation (up to 2**-128)
+
+
+_OPENING_BITS = 128
+
+
+def _opening_challenges(
+    domain: CommitmentDomain,
+    messages: Sequence[Sequence[int] | npt.NDArray[Any]],
+    openings: Sequence[tuple[Sequence[bytes], Sequence[int]]],
+    context: bytes,
+) -> list[int]:
+    """Fiat-Shamir ``r_j`` in ``[1, 2**128)`` from the domain, the context, the messages and the openings."""
+    h = hashlib.sha256(b"zkagg-opening-batch\x00" + domain.domain_id())
+    h.update(struct.pack(">QI", len(context), len(messages)) + context)
+    for m, (pts, scalars) in zip(messages, openings, strict=True):
+        arr = np.asarray(m)
+        if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 8:
+            h.update(b"i" + struct.pack(">I", arr.size) + arr.astype(">i8").tobytes())
+        else:
+            values = [int(v) % FIELD_MODULUS for v in arr.ravel().tolist()]
+            h.update(b"f" + struct.pack(">I", len(values)) + b"".join(v.to_bytes(32, "big") for v in values))
+        h.update(struct.pack(">I", len(pts)) + b"".join(pts))
+        h.update(b"".join(int(sc).to_bytes(40, "big", signed=True) for sc in scalars))
+    seed = h.digest()
+    return [
+        int.from_bytes(hashlib.sha256(seed + j.to_bytes(4, "big")).digest()[: _OPENING_BITS // 8], "big") or 1
+        for j in range(len(messages))
+    ]
+
+
+def shard_model_commitments(
+    global_points: Sequence[bytes], update_points: Sequence[bytes], zero_point: bytes
+) -> list[bytes]:
+    """Per chunk, ``commit(q_global) + commit(q_update) - B``: the commitment of ``q_global + q_update``.
+
+    ``zero_point`` is ``B = commit(0)`` of the domain. Exact by the affinity of KZG commitments
+    (DESIGN.md §3); every point is checked on the curve (:func:`zkagg._kzg.engine.msm`).
+    """
+    if len(global_points) != len(update_points):
+        raise InvalidArgument(
+            f"global_points and update_points must have as many chunks, not {len(global_points)} and {len(update_points)}"
+        )
+    return [
+        engine.msm([g, u, zero_point], [1, 1, -1], f"chunk {j} (global, update, B)")
+        for j, (g, u) in enumerate(zip(global_points, update_points, strict=True))
+    ]
 
 
 def new_salt_seed() -> bytes:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from py_ecc.fields import optimized_bn128_FQ as FQ
-from py_ecc.optimized_bn128.optimized_curve import add, neg, normalize
 from py_ecc.optimized_bn128.optimized_curve import b as _CURVE_B
 from py_ecc.optimized_bn128.optimized_curve import field_modulus as _BASE_MODULUS
+from py_ecc.optimized_bn128.optimized_curve import normalize
 
 from zkagg._errors import CommitmentMismatch, InvalidArgument, InvalidProof
 from zkagg._prover.artifacts import CircuitArtifacts
@@ -28,7 +28,6 @@ __all__ = [
     "point_from_py_ecc",
     "point_to_py_ecc",
     "proof_input_commitments",
-    "shard_model_commitments",
     "verified_input_commitments",
 ]
 
@@ -104,29 +103,3 @@ def verified_input_commitments(
     except InvalidProof as exc:
         raise InvalidProof(f"{what} does not verify: {exc}") from exc
     return proof_input_commitments(proof, n_inputs)
-
-
-def shard_model_commitments(
-    global_points: list[bytes], update_points: list[bytes], zero_point: bytes
-) -> list[bytes]:
-    """Per chunk, ``commit(q_global) + commit(q_update) - B``: the commitment of ``q_global + q_update``.
-
-    ``zero_point`` is ``B = commit(0)`` of the domain. Exact by the affinity of KZG commitments
-    (DESIGN.md §3); computed with ``py_ecc.optimized_bn128``.
-    """
-    if len(global_points) != len(update_points):
-        raise InvalidArgument(
-            f"global_points and update_points must have as many chunks, not {len(global_points)} and {len(update_points)}"
-        )
-    minus_b = neg(decode_point(zero_point, "zero_point"))
-    out = []
-    for j, (g, u) in enumerate(zip(global_points, update_points, strict=True)):
-        total = add(
-            add(decode_point(g, f"global_points[{j}]"), decode_point(u, f"update_points[{j}]")), minus_b
-        )
-        if total[2] == 0:
-            out.append(bytes(POINT_SIZE))
-            continue
-        x, y = normalize(total)
-        out.append(int(x.n).to_bytes(32, "big") + int(y.n).to_bytes(32, "big"))
-    return out
