@@ -19,6 +19,8 @@ RULES = ("fedavg", "median", "trimmed_mean", "clipped_fedavg", "fedavg_snark")
 
 
 _RIGHT = "right"
+#: The roles whose seconds in the commitment engine the table shows (RoundRow.commit_seconds).
+_ROLES = ("client", "shard", "coordinator")
 
 
 def _cells(r: RoundRow, *, norm: bool) -> list[tuple[str, str, str]]:
@@ -41,6 +43,8 @@ def _cells(r: RoundRow, *, norm: bool) -> list[tuple[str, str, str]]:
     cells += [
         ("prove s", _RIGHT, f"{r.prove_seconds:.1f}"),
         ("verify s", _RIGHT, f"{r.verify_seconds:.2f}"),
+        # seconds in the commitment engine per role: clients / shards / coordinator
+        ("commit s c/s/co", _RIGHT, "/".join(f"{r.commit_seconds.get(k, 0.0):.2f}" for k in _ROLES)),
         ("round s", _RIGHT, f"{r.seconds:.1f}"),
         ("DA KiB", _RIGHT, f"{r.da_bytes / 1024:.0f}"),
     ]

@@ -26,6 +26,7 @@ from zkagg import AggregationSpec, CommitmentMismatch, InvalidArgument, aggregat
 from zkagg._aggregation.records import fedavg_aggregate
 from zkagg._errors import ArtifactError, InvalidProof
 from zkagg._field import FIELD_MODULUS
+from zkagg._home import sha256_file
 from zkagg._kzg import engine
 from zkagg._kzg.commit import (
     CommitmentDomain,
@@ -37,7 +38,7 @@ from zkagg._kzg.commit import (
     zero_commitment,
 )
 from zkagg._kzg.points import point_from_py_ecc
-from zkagg._prover.srs import SRS, load_srs, sha256_file
+from zkagg._prover.srs import SRS, load_srs
 
 INT64_MAX = 2**63 - 1
 

@@ -319,6 +319,7 @@ def _felt_hex(values: Sequence[int] | npt.NDArray[Any]) -> list[str]:
     return [(int(v) % FIELD_MODULUS).to_bytes(32, "little").hex() for v in arr.ravel().tolist()]
 
 
+@engine.timed
 def commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[Any]) -> bytes:
     """Commit one message of at most ``domain.message_size`` field elements.
 
@@ -347,6 +348,7 @@ def _check_message(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[
     return n
 
 
+@engine.timed
 def ezkl_commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[Any]) -> bytes:
     """:func:`commit_chunk` through ``ezkl.kzg_commit`` itself: the fallback backend and the oracle."""
     n = _check_message(domain, felts)
@@ -476,6 +478,7 @@ def _domain_of(spec_or_domain: Any) -> CommitmentDomain:
     )
 
 
+@engine.timed
 def commit_update(
     spec_or_domain: Any, x: npt.ArrayLike, *, salt_seed: bytes | None = None
 ) -> UpdateCommitment:
@@ -516,6 +519,7 @@ def commit_update(
     return UpdateCommitment(domain, int(q.size), points)
 
 
+@engine.timed
 def first_false_opening(
     domain: CommitmentDomain,
     messages: Sequence[Sequence[int] | npt.NDArray[Any]],
@@ -595,6 +599,7 @@ def _opening_challenges(
     ]
 
 
+@engine.timed
 def shard_model_commitments(
     global_points: Sequence[bytes], update_points: Sequence[bytes], zero_point: bytes
 ) -> list[bytes]:

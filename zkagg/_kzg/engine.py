@@ -29,15 +29,18 @@ backends.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
+import functools
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -51,14 +54,17 @@ __all__ = [
     "BACKEND_ENV",
     "BLINDING_POINTS",
     "LagrangeBasis",
+    "accounted",
     "backend",
     "cached_basis",
     "commit_message",
     "commit_messages",
+    "commitment_seconds",
     "forced_backend",
     "lagrange_basis",
     "msm",
     "msm_nested",
+    "timed",
 ]
 
 #: Environment variable choosing the backend: ``auto`` (default), ``mcl`` or ``ezkl``.
@@ -121,7 +127,7 @@ def _open_mcl() -> _Native:
     """Import the wheel, initialise curve 4 and check the memory layout this engine relies on."""
     # Optional native backend: imported on first use, so that a missing or broken wheel falls back
     # to ezkl instead of failing the import of zkagg (and the 0.15 s import is paid only when used).
-    from mclbn256 import mclbn256 as module
+    from mclbn256 import mclbn256 as module  # type: ignore[import-untyped]
 
     lib: ctypes.CDLL = module.lib
     if lib.mclBn_init(_CURVE_SNARK1, _MCLBN_COMPILED_TIME_VAR) != 0:
@@ -164,6 +170,56 @@ def forced_backend(name: str) -> Iterator[str]:
 def backend() -> str:
     """``"mcl"`` or ``"ezkl"``: which backend commitments and group arithmetic use in this process."""
     return "mcl" if _load_native() is not None else "ezkl"
+
+
+# -- accounting: seconds spent in the engine, per role -----------------------------------------
+
+_ROLE: contextvars.ContextVar[str | None] = contextvars.ContextVar("zkagg_commit_role", default=None)
+_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("zkagg_commit_inside", default=False)
+_SECONDS: dict[str, float] = {}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def accounted(role: str) -> Iterator[None]:
+    """Count the seconds the body spends in commitments and group arithmetic under ``role``.
+
+    Read them with :func:`commitment_seconds` (``zkagg run``'s report gives them per round and role).
+    Work in threads the engine starts itself is counted by the call that started them.
+    """
+    token = _ROLE.set(role)
+    try:
+        yield
+    finally:
+        _ROLE.reset(token)
+
+
+def commitment_seconds() -> dict[str, float]:
+    """Seconds spent in the engine so far in this process, per role of :func:`accounted`."""
+    with _LOCK:
+        return dict(_SECONDS)
+
+
+def timed(fn: _F) -> _F:
+    """Add the call's wall time to the current role (outermost engine call only)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        role = _ROLE.get()
+        if role is None or _INSIDE.get():
+            return fn(*args, **kwargs)
+        token = _INSIDE.set(True)
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            elapsed = time.perf_counter() - t0
+            _INSIDE.reset(token)
+            with _LOCK:
+                _SECONDS[role] = _SECONDS.get(role, 0.0) + elapsed
+
+    return cast(_F, wrapper)
 
 
 # -- limbs and scalars ---------------------------------------------------------------------------
@@ -224,7 +280,7 @@ def _add_mod_r(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> npt.NDAr
 def _mont_scalars(magnitudes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """Montgomery-form Fr rows for non-negative 64-bit magnitudes, by 16-bit digit tables."""
     top = int(magnitudes.max()) if magnitudes.size else 0
-    out = _digit_table(0)[magnitudes & np.uint64(0xFFFF)]
+    out: npt.NDArray[np.uint64] = _digit_table(0)[magnitudes & np.uint64(0xFFFF)]
     level = 1
     while top >> (_DIGIT_BITS * level):
         digits = (magnitudes >> np.uint64(_DIGIT_BITS * level)) & np.uint64(0xFFFF)
@@ -288,6 +344,7 @@ def cached_basis(sha256: str, logrows: int) -> LagrangeBasis | None:
     return _BASES.get((sha256, logrows))
 
 
+@timed
 def lagrange_basis(path: Path, logrows: int, sha256: str) -> LagrangeBasis:
     """The Lagrange basis of the SRS file at ``path`` (read once per SRS per process)."""
     key = (sha256, logrows)
@@ -412,6 +469,7 @@ def _decode_rows(native: _Native, points: Sequence[bytes], what: str) -> npt.NDA
 # -- commitments ---------------------------------------------------------------------------------
 
 
+@timed
 def commit_message(basis: LagrangeBasis, felts: Sequence[int] | npt.NDArray[Any]) -> bytes:
     """``ezkl.kzg_commit`` of one column: ``sum_i felts[i] L_i + B``, on the native backend.
 
@@ -437,6 +495,7 @@ def commit_message(basis: LagrangeBasis, felts: Sequence[int] | npt.NDArray[Any]
 _PARALLEL_VALUES: Final = 32_768
 
 
+@timed
 def commit_messages(
     basis: LagrangeBasis, messages: Sequence[Sequence[int] | npt.NDArray[Any]]
 ) -> list[bytes]:
@@ -473,6 +532,7 @@ def _as_point(row: npt.NDArray[np.uint64]) -> Any:
 # -- group arithmetic on encoded points ----------------------------------------------------------
 
 
+@timed
 def msm(points: Sequence[bytes], scalars: Sequence[int], what: str = "point") -> bytes:
     """``sum_k scalars[k] points[k]`` of 64-byte encoded points (each checked on the curve).
 
@@ -489,6 +549,7 @@ def msm(points: Sequence[bytes], scalars: Sequence[int], what: str = "point") ->
     return _encode(native, _mul_vec(native, rows, frs.reshape(-1, _LIMBS)))
 
 
+@timed
 def msm_nested(
     groups: Sequence[tuple[Sequence[bytes], Sequence[int]]], outer: Sequence[int], what: str = "point"
 ) -> bytes:
@@ -529,8 +590,8 @@ def _msm_python(points: Sequence[bytes], scalars: Sequence[int], what: str) -> b
         total = msm_raw(raw, pos_s)
     if neg:
         total = add_raw(total, msm_raw(neg, neg_s))
-    x, y, z = total
-    if z == 0:
+    tx, ty, tz = total
+    if tz == 0:
         return bytes(POINT_SIZE)
-    zinv = pow(z, -1, _P)
-    return (x * zinv % _P).to_bytes(32, "big") + (y * zinv % _P).to_bytes(32, "big")
+    zinv = pow(tz, -1, _P)
+    return (tx * zinv % _P).to_bytes(32, "big") + (ty * zinv % _P).to_bytes(32, "big")

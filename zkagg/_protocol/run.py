@@ -31,6 +31,7 @@ from typing import Any, Final
 import numpy as np
 
 from zkagg._errors import InvalidArgument
+from zkagg._kzg import engine
 from zkagg._protocol import workload
 from zkagg._protocol.client import ClientParty
 from zkagg._protocol.coordinator import Coordinator
@@ -232,8 +233,10 @@ class RoundRow:
     ``norm_excluded`` counts the clients that shards left out for a missing or invalid norm proof
     (always 0 without a norm bound), ``norm_clipped`` the honest clients that scaled their update down
     to the bound before committing, ``norm_seconds`` the clients' proving time for those proofs, and
-    ``rejected`` holds every shard's reasons for leaving a client out (``"shard k: ..."``), and
-    ``absent_reveals`` the shards whose seed reveal did not count (:mod:`zkagg._protocol.seed`).
+    ``rejected`` holds every shard's reasons for leaving a client out (``"shard k: ..."``),
+    ``absent_reveals`` the shards whose seed reveal did not count (:mod:`zkagg._protocol.seed`), and
+    ``commit_seconds`` the seconds each role (``client``, ``shard``, ``coordinator``) spent in the
+    commitment engine (:mod:`zkagg._kzg.engine`: committing, checking openings, group arithmetic).
     """
 
     round: int
@@ -254,6 +257,7 @@ class RoundRow:
     norm_seconds: float = 0.0
     rejected: list[str] = field(default_factory=list)
     absent_reveals: list[int] = field(default_factory=list)
+    commit_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -438,7 +442,9 @@ def _run(
         for r in range(1, cfg.rounds + 1):
             t0 = time.perf_counter()
             bytes0 = da.bytes
-            manifest, _ = coordinator.open_round(r)
+            engine0 = engine.commitment_seconds()
+            with engine.accounted("coordinator"):
+                manifest, _ = coordinator.open_round(r)
             wait_height(da, manifest.seed_height, ticker, timeout)
             for s in shards:  # each posts its seed reveal in (seed_height, reveal_by]
                 s.reveal(manifest)
@@ -453,7 +459,8 @@ def _run(
             for c in clients:
                 if c.index in dropped:
                     continue
-                client_report = c.run_round(manifest)
+                with engine.accounted("client"):
+                    client_report = c.run_round(manifest)
                 cohort_sizes[client_report.shard] += 1
                 norm_seconds += client_report.norm_seconds
                 norm_clipped += client_report.clipped
@@ -464,12 +471,15 @@ def _run(
             rejected: list[str] = []
             for s in shards:
                 say(f"round {r}: shard {s.index} aggregating and proving")
-                shard_report = s.run_round(manifest)
+                with engine.accounted("shard"):
+                    shard_report = s.run_round(manifest)
                 prove += shard_report.prove_seconds
                 norm_excluded += len(shard_report.norm_rejected)
                 rejected.extend(f"shard {s.index}: {line}" for line in shard_report.rejected)
-            outcome = coordinator.close_round(r)
+            with engine.accounted("coordinator"):
+                outcome = coordinator.close_round(r)
             judgement = outcome.judgement
+            engine1 = engine.commitment_seconds()
             if judgement is not None and judgement.next_global is not None:
                 accuracy = workload.probe_accuracy(dep, judgement.next_global, data.x_test, data.y_test)
             row = RoundRow(
@@ -494,6 +504,11 @@ def _run(
                 norm_seconds=norm_seconds,
                 rejected=rejected,
                 absent_reveals=judgement.seed.absent if judgement is not None and judgement.seed else [],
+                commit_seconds={
+                    role: engine1[role] - engine0.get(role, 0.0)
+                    for role in ("client", "shard", "coordinator")
+                    if role in engine1
+                },
             )
             report.rounds.append(row)
             if on_round is not None:
