@@ -5,13 +5,13 @@ as verification: that is the clients' work), aggregates the shard, encodes it, a
 verifier does with the encoded result and the posted commitments:
 
 * ``decode``: :meth:`ShardAggregate.from_bytes`;
-* ``verify``: :func:`zkagg.verify_shard`, which includes the ONE ``ezkl.kzg_commit`` of the random
-  combination of the chunk sums (batched check, see ``zkagg/_aggregation/shard.py``), the py-ecc multi-scalar
-  combinations of the client commitments, the rescale check and the Fiat-Shamir hash.
+* ``verify``: :func:`zkagg.verify_shard`, which checks one Fiat-Shamir combination of the chunk
+  equations through the commitment engine (``zkagg/_kzg/engine.py``: on the native backend it
+  commits every chunk sum and combines the points; on the ezkl fallback one ``kzg_commit`` of the
+  combined sums), the combinations of the client commitments, the rescale check and the hash.
 
-and, to show what dominates, the cost of that single ``kzg_commit`` alone (a full-field message of
-one chunk) and of the unbatched alternative (one ``kzg_commit`` per chunk). ezkl's Python API reads
-the SRS file inside every ``kzg_commit`` call: the batched check pays that once per verification.
+and the cost of one commitment of a full-field chunk message (whatever backend this process uses)
+and that times the chunks. ``benchmarks/commitment_engine.py`` puts the two backends side by side.
 
 Run: ``.venv/bin/python -m benchmarks.homomorphic_fedavg [--quick]``. Fixed seeds; writes
 ``benchmarks/results/homomorphic_fedavg.{json,md}``.
@@ -31,6 +31,7 @@ import numpy as np
 from benchmarks.harness import describe_machine, markdown_table, write_results
 from zkagg import AggregationSpec, ShardAggregate, aggregate_shard, commit_update, verify_shard
 from zkagg._field import FIELD_MODULUS
+from zkagg._kzg import engine
 from zkagg._kzg.commit import commit_chunk
 
 GOAL = 10_000_000  # client values per second, commitment of the aggregate included
@@ -135,10 +136,10 @@ def main() -> None:
     ]
     notes = (
         "\n\nverify = `verify_shard` on the decoded result, median of "
-        f"{args.repeats}; it includes the single batched `ezkl.kzg_commit` of the random combination "
-        "of the chunk sums (SRS read once per verification by ezkl), the py-ecc Straus combinations of "
-        "the client commitments, the rescale check and the Fiat-Shamir hash. `unbatched kzg_commit` "
-        "is what one commitment per chunk would cost instead. Client commitments and aggregation are "
+        f"{args.repeats}, on the commitment backend `{engine.backend()}` (zkagg/_kzg/engine.py); it "
+        "includes the commitments of the chunk sums, the combinations of the client commitments, the "
+        "rescale check and the Fiat-Shamir hash. `of which kzg_commit` is one commitment of a "
+        "full-field chunk message on that backend, `unbatched` that times the chunks. Client commitments and aggregation are "
         "not verification work (see the JSON for their times). Quantization scale 13, logrows 15, "
         "dev SRS, weights uniform in [1, 1000).\n"
     )

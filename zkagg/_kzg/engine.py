@@ -447,23 +447,22 @@ def _decode_rows(native: _Native, points: Sequence[bytes], what: str) -> npt.NDA
     The checks of :func:`zkagg._kzg.points.decode_point` (length, canonical coordinates, curve
     equation) on plain integers, without building py-ecc objects.
     """
-    words: list[int] = []
-    one = _int_limbs(_MONT_P)
-    zero = [0] * _G1_WORDS
+    parts: list[bytes] = []
+    one = _MONT_P.to_bytes(32, "little")
+    zero = bytes(8 * _G1_WORDS)
     for k, data in enumerate(points):
         if len(data) != POINT_SIZE:
             decode_point(data, f"{what}[{k}]")  # raises with the decoder's message
         x = int.from_bytes(data[:32], "big")
         y = int.from_bytes(data[32:], "big")
         if x == 0 and y == 0:
-            words.extend(zero)
+            parts.append(zero)
             continue
         if x >= _P or y >= _P or (y * y - x * x * x - 3) % _P:
             decode_point(data, f"{what}[{k}]")  # raises: not canonical or not on the curve
-        words.extend(_int_limbs(x * _MONT_P % _P))
-        words.extend(_int_limbs(y * _MONT_P % _P))
-        words.extend(one)
-    return np.array(words, dtype=np.uint64).reshape(len(points), _G1_WORDS)
+        parts.append((x * _MONT_P % _P).to_bytes(32, "little") + (y * _MONT_P % _P).to_bytes(32, "little") + one)
+    rows = np.frombuffer(b"".join(parts), dtype="<u8").astype(np.uint64)
+    return rows.reshape(len(points), _G1_WORDS)
 
 
 # -- commitments ---------------------------------------------------------------------------------
