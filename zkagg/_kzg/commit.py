@@ -537,9 +537,10 @@ def first_false_opening(
 
     which a false opening passes with probability at most ``2**-128`` (a non-zero linear form over
     the scalar field vanishes on at most that fraction of ``r``; the ``r_j`` depend on everything
-    the prover chose). On the native backend the left side commits every message (in parallel)
-    and combines the points; on ezkl, ``commit(sum_j r_j m_j) + (R - 1) B`` with ``R = sum_j r_j``
-    costs one ``kzg_commit`` call. The right side is one MSM (:func:`engine.msm_nested`). Only
+    the prover chose). The left side is ``commit(sum_j r_j m_j) + (R - 1) B`` with ``R = sum_j r_j``
+    (one ``kzg_commit`` call on ezkl; one MSM of long scalars natively), except on the native
+    backend for fewer than :data:`_COMBINE_FROM` messages, where committing every message (in
+    parallel, short scalars) and combining the points is cheaper. The right side is one MSM (:func:`engine.msm_nested`). Only
     when the combined check fails is each equation checked alone, to name the first false one.
     """
     if len(messages) != len(openings):
@@ -552,17 +553,15 @@ def first_false_opening(
         return None
     rs = [1] if len(messages) == 1 else _opening_challenges(domain, messages, openings, context)
     right = engine.msm_nested(openings, rs, "opened point")
-    if engine.backend() == "mcl":
+    if engine.backend() == "mcl" and len(messages) < _COMBINE_FROM:
         commits = engine.commit_messages(_basis(domain), messages)
         left = engine.msm(commits, rs, "commitment")
     else:
-        combined = (
-            np.dot(
-                np.array(rs, dtype=object), np.array([[int(v) for v in m] for m in messages], dtype=object)
-            )
-            % FIELD_MODULUS
+        rows = [np.asarray(m).tolist() for m in messages]
+        combined = np.dot(np.array(rs, dtype=object), np.array(rows, dtype=object))
+        left = engine.msm(
+            [commit_chunk(domain, combined % FIELD_MODULUS), zero_commitment(domain)], [1, sum(rs) - 1]
         )
-        left = engine.msm([ezkl_commit_chunk(domain, combined), zero_commitment(domain)], [1, sum(rs) - 1])
     if left == right:
         return None
     for j, (m, (pts, scalars)) in enumerate(zip(messages, openings, strict=True)):
@@ -572,6 +571,10 @@ def first_false_opening(
 
 
 _OPENING_BITS = 128
+#: From this many messages on, :func:`first_false_opening` commits their random combination (one MSM
+#: of ``message_size`` points with ~160-bit scalars) instead of every message (``n`` MSMs with the
+#: messages' short scalars): measured with mcl, about 8 us a point at full length against 1.2 us.
+_COMBINE_FROM = 8
 
 
 def _opening_challenges(

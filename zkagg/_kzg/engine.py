@@ -460,7 +460,9 @@ def _decode_rows(native: _Native, points: Sequence[bytes], what: str) -> npt.NDA
             continue
         if x >= _P or y >= _P or (y * y - x * x * x - 3) % _P:
             decode_point(data, f"{what}[{k}]")  # raises: not canonical or not on the curve
-        parts.append((x * _MONT_P % _P).to_bytes(32, "little") + (y * _MONT_P % _P).to_bytes(32, "little") + one)
+        parts.append(
+            (x * _MONT_P % _P).to_bytes(32, "little") + (y * _MONT_P % _P).to_bytes(32, "little") + one
+        )
     rows = np.frombuffer(b"".join(parts), dtype="<u8").astype(np.uint64)
     return rows.reshape(len(points), _G1_WORDS)
 
@@ -490,8 +492,8 @@ def commit_message(basis: LagrangeBasis, felts: Sequence[int] | npt.NDArray[Any]
     return _encode(native, acc)
 
 
-#: Values below which :func:`commit_messages` commits on one thread (thread hand-off costs more).
-_PARALLEL_VALUES: Final = 32_768
+#: Values (or points) below which work stays on one thread (the hand-off costs more).
+_PARALLEL_WORK: Final = 2_048
 
 
 @timed
@@ -502,12 +504,23 @@ def commit_messages(
 
     mcl's MSM runs without the GIL (ctypes releases it), so chunks commit in parallel threads.
     """
-    total = sum(len(m) for m in messages)
-    workers = min(len(messages), os.cpu_count() or 1)
-    if workers < 2 or total < _PARALLEL_VALUES:
-        return [commit_message(basis, m) for m in messages]
+    return _parallel_map(lambda m: commit_message(basis, m), messages, sum(len(m) for m in messages))
+
+
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+
+
+def _parallel_map(fn: Callable[[_T], _U], items: Sequence[_T], work: int) -> list[_U]:
+    """``[fn(x) for x in items]``, on one thread per core when ``work`` (values or points) is enough.
+
+    mcl's MSM runs without the GIL (ctypes releases it), so native calls overlap across threads.
+    """
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers < 2 or work < _PARALLEL_WORK or _load_native() is None:
+        return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda m: commit_message(basis, m), messages))
+        return list(pool.map(fn, items))
 
 
 def _signed_terms(
@@ -563,7 +576,11 @@ def msm_nested(
         raise InvalidArgument(
             f"msm_nested needs one outer scalar per group, not {len(outer)} for {len(groups)}"
         )
-    inner = [msm(pts, scalars, f"{what} (group {j})") for j, (pts, scalars) in enumerate(groups)]
+    inner = _parallel_map(
+        lambda j: msm(groups[j][0], groups[j][1], f"{what} (group {j})"),
+        range(len(groups)),
+        sum(len(pts) for pts, _ in groups),
+    )
     return msm(inner, outer, what)
 
 
