@@ -35,6 +35,7 @@ from zkagg._kzg.commit import (
     commit_update,
     commitment_domain,
     ezkl_commit_chunk,
+    first_false_opening,
     zero_commitment,
 )
 from zkagg._kzg.points import point_from_py_ecc
@@ -262,3 +263,21 @@ def test_without_the_wheel_commitments_fall_back_to_ezkl_and_say_so_once(
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [backend_name, want]
     assert run.stderr.count("the native commitment backend is unavailable") == 1
+
+
+@pytest.mark.parametrize("count", [1, 3, 9])
+def test_first_false_opening_names_the_false_equation(backend: str, count: int) -> None:
+    # Prepare: messages of unequal length, each opening to its own commitment (and, as a
+    # combination, to twice a message minus the same message: a point from two scalars)
+    domain = commitment_domain(logrows=15, chunk_size=64)
+    rng = np.random.default_rng(count)
+    messages = [rng.integers(-3000, 3000, 64 - k) for k in range(count)]
+    points = [commit_chunk(domain, m) for m in messages]
+    openings = [([p, p], [2, -1]) for p in points]
+    wrong = [m.copy() for m in messages]
+    wrong[count - 1][3] += 1
+    # Execute / Assert
+    assert first_false_opening(domain, messages, openings, b"ctx") is None
+    assert first_false_opening(domain, wrong, openings, b"ctx") == count - 1
+    with pytest.raises(InvalidArgument, match="one opening per message"):
+        first_false_opening(domain, messages, openings[:-1] if count > 1 else [], b"ctx")

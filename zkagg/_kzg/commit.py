@@ -557,7 +557,8 @@ def first_false_opening(
         commits = engine.commit_messages(_basis(domain), messages)
         left = engine.msm(commits, rs, "commitment")
     else:
-        rows = [np.asarray(m).tolist() for m in messages]
+        width = max(len(m) for m in messages)  # zeros appended to a message leave its commitment as is
+        rows = [np.asarray(m).tolist() + [0] * (width - len(m)) for m in messages]
         combined = np.dot(np.array(rs, dtype=object), np.array(rows, dtype=object))
         left = engine.msm(
             [commit_chunk(domain, combined % FIELD_MODULUS), zero_commitment(domain)], [1, sum(rs) - 1]
