@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import ezkl
 import numpy as np
@@ -200,9 +201,39 @@ def test_a_truncated_srs_file_is_refused(tmp_path: Path) -> None:
     # Prepare: a header saying logrows 15 and half the points
     path = tmp_path / "short.srs"
     path.write_bytes((15).to_bytes(4, "little") + bytes(64 * 2**15 + 100))
-    # Execute / Assert
-    with engine.forced_backend("mcl"), pytest.raises(ArtifactError, match="truncated"):
-        engine.lagrange_basis(path, 15, "ab" * 32)
+    # Execute / Assert: named by its own hash it is truncated; named by another it is not the file
+    with engine.forced_backend("mcl"):
+        with pytest.raises(ArtifactError, match="truncated"):
+            engine.lagrange_basis(path, 15, sha256_file(path))
+        with pytest.raises(ArtifactError, match="does not have the SHA-256"):
+            engine.lagrange_basis(path, 15, "ab" * 32)
+
+
+def test_messages_are_taken_exactly_or_refused(backend: str) -> None:
+    # Prepare
+    domain = commitment_domain(logrows=15, chunk_size=64)
+    # Execute
+    exact = commit_chunk(domain, [2**63 + 1, 1])  # np.asarray would round this list to floats
+    big_u64 = commit_chunk(domain, np.array([2**64 - 1, 3], dtype=np.uint64))
+    # Assert
+    assert exact == commit_chunk(domain, np.array([2**63 + 1, 1], dtype=object))
+    assert exact != commit_chunk(domain, np.array([2**63, 1], dtype=object))
+    assert (
+        big_u64
+        == commit_chunk(domain, np.array([2**64 - 1, 3], dtype=object))
+        != commit_chunk(domain, [-1, 3])
+    )
+    bad_messages: list[tuple[Any, str]] = [
+        ([1.5, 2], r"a chunk message\[0\] must be an integer, not 1.5"),
+        (np.array([1.0, 2.0]), "must hold integers, not float64"),
+        ([True, 2], r"must be an integer, not True"),
+        (np.zeros((2, 3), dtype=np.int64), r"must be 1-D, not of shape \(2, 3\)"),
+    ]
+    for bad, message in bad_messages:
+        with pytest.raises(InvalidArgument, match=message):
+            commit_chunk(domain, bad)
+    with pytest.raises(CommitmentMismatch, match="must be 64 bytes, not a str"):
+        engine.msm(["ab" * 32], [1], "commitment")  # type: ignore[list-item]
 
 
 def test_shard_check_refuses_a_forged_sum_on_both_backends(backend: str) -> None:
@@ -224,6 +255,12 @@ def test_shard_check_refuses_a_forged_sum_on_both_backends(backend: str) -> None
         verify_shard(spec, commitments, weights, forged)
     with pytest.raises(InvalidProof, match="is not the rescale"):
         verify_shard(spec, commitments, weights, dataclasses.replace(honest, sums=forged_sums))
+    fractional: tuple[tuple[Any, ...], ...] = (
+        (sums[0][0] + 0.75, *sums[0][1:]),
+        *(tuple(c) for c in sums[1:]),
+    )
+    with pytest.raises(InvalidProof, match="fedavg sums must be Python integers"):
+        verify_shard(spec, commitments, weights, dataclasses.replace(honest, sums=fractional))
 
 
 _WITHOUT_WHEEL = """

@@ -6,13 +6,14 @@ any value), and since ``commit`` is affine, ``commit(v) = L(v) + B`` (DESIGN.md 
 
     commit(S_j) == sum_i n_i C_ij - (N - 1) B,        N = sum_i n_i.
 
-The verifier computes ``E_j = sum_i n_i C_ij - (N - 1) B`` per chunk (a small-scalar MSM over the
-client points, each checked on the curve) and asks the commitment engine whether every ``S_j``
-opens its ``E_j`` (:func:`zkagg._kzg.commit.first_false_opening`): on the native backend each sum is
-committed (signed-magnitude MSM, chunks in parallel) and compared, exactly; on the ezkl fallback,
-where a commitment costs one ``kzg_commit`` call, one Fiat-Shamir random linear combination of the
-chunk equations is checked instead (soundness error ``2**-128``; the hash covers the weights, the
-published sums and every ``E_j``), then each chunk alone to name the bad one.
+The verifier asks the commitment engine whether every ``S_j`` opens
+``E_j = sum_i n_i C_ij - (N - 1) B`` (:func:`zkagg._kzg.commit.first_false_opening`, every client
+point checked on the curve): one Fiat-Shamir random linear combination of the chunk equations
+(``r_j`` a hash of the weights, the published sums, every client point and ``B``; soundness error
+``2**-128``) is checked, then each chunk alone to name a false one. The left side is the
+commitment of the combined sums (one MSM of a chunk with long scalars, or one ``kzg_commit`` on
+the ezkl fallback), or on the native backend for fewer than 8 chunks every chunk sum committed
+with its short scalars and the points combined.
 
 The float aggregate is a documented deterministic rescale: the float nearest to
 ``S / (N * 2**scale)`` (:func:`zkagg._aggregation.reference.fedavg_rescale`).
@@ -253,6 +254,8 @@ def _verify_fedavg(
     size = domain.message_size
     if len(result.sums) != n_chunks or any(len(s) != size for s in result.sums):
         raise InvalidProof(f"fedavg sums must be {n_chunks} chunks of {size} field elements")
+    if not all(type(v) is int for chunk in result.sums for v in chunk):  # not floats, bools, numpy types
+        raise InvalidProof("fedavg sums must be Python integers")
     matrix = np.array([list(chunk) for chunk in result.sums], dtype=object)
     if matrix.size and not ((matrix >= 0).all() and (matrix < FIELD_MODULUS).all()):
         raise InvalidProof("fedavg sums must be field elements in [0, p)")

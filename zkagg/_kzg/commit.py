@@ -76,9 +76,6 @@ __all__ = [
 
 #: Version of the chunk layout (values, zero padding, trailing salt slot): part of every domain id.
 COMMITMENT_LAYOUT_VERSION = 1
-#: Bytes of one encoded G1 point.
-#: Rows of a column that ezkl 23.0.5 reserves (blinding): a column holds ``2**logrows - 7`` values.
-RESERVED_ROWS = 7
 
 _UC_MAGIC = b"ZKUC"
 _UC_VERSION = 1
@@ -86,7 +83,7 @@ _UC_VERSION = 1
 
 def column_capacity(logrows: int) -> int:
     """Values one committed column holds at ``logrows`` (measured: ``2**logrows - 7``)."""
-    return (1 << logrows) - RESERVED_ROWS
+    return (1 << logrows) - engine.RESERVED_ROWS
 
 
 @dataclass(frozen=True)
@@ -304,19 +301,15 @@ def commitment_domain(
 # -- committing --------------------------------------------------------------------------------
 
 
-def _felt_hex(values: Sequence[int] | npt.NDArray[Any]) -> list[str]:
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iu":
-        # Vectorized signed -> field -> 32-byte little-endian: 8 int64 limbs are not enough for p, so
-        # negatives go through Python ints; non-negative int64 values fill the low 8 bytes only.
-        flat = arr.astype(np.int64, copy=False).ravel()
-        if (flat >= 0).all():
-            raw = np.zeros((flat.size, 4), dtype="<u8")
-            raw[:, 0] = flat.astype("<u8")
-            blob = raw.tobytes().hex()
-            return [blob[i : i + 64] for i in range(0, len(blob), 64)]
-        return [(v % FIELD_MODULUS).to_bytes(32, "little").hex() for v in flat.tolist()]
-    return [(int(v) % FIELD_MODULUS).to_bytes(32, "little").hex() for v in arr.ravel().tolist()]
+def _felt_hex(message: engine.Message) -> list[str]:
+    # Vectorized signed -> field -> 32-byte little-endian: 8 int64 limbs are not enough for p, so
+    # negatives go through Python ints; non-negative int64 values fill the low 8 bytes only.
+    if message.dtype == np.int64 and (message >= 0).all():
+        raw = np.zeros((message.size, 4), dtype="<u8")
+        raw[:, 0] = message.astype("<u8")
+        blob = raw.tobytes().hex()
+        return [blob[i : i + 64] for i in range(0, len(blob), 64)]
+    return [(int(v) % FIELD_MODULUS).to_bytes(32, "little").hex() for v in message.tolist()]
 
 
 @engine.timed
@@ -335,27 +328,29 @@ def commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[An
     bytes
         The 64-byte point (big-endian x || y), exactly the point in a ``polycommit`` proof.
     """
+    message = _check_message(domain, felts)
     if engine.backend() == "mcl":
-        _check_message(domain, felts)
-        return engine.commit_message(_basis(domain), felts)
-    return ezkl_commit_chunk(domain, felts)
+        return engine.commit_message(_basis(domain), message)
+    return ezkl_commit_chunk(domain, message)
 
 
-def _check_message(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[Any]) -> int:
-    n = len(felts)
-    if not 1 <= n <= domain.message_size:
-        raise InvalidArgument(f"a chunk message must have 1 to {domain.message_size} field elements, not {n}")
-    return n
+def _check_message(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[Any]) -> engine.Message:
+    message = engine.message_values(felts, "a chunk message")
+    if not 1 <= message.size <= domain.message_size:
+        raise InvalidArgument(
+            f"a chunk message must have 1 to {domain.message_size} field elements, not {message.size}"
+        )
+    return message
 
 
 @engine.timed
 def ezkl_commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | npt.NDArray[Any]) -> bytes:
     """:func:`commit_chunk` through ``ezkl.kzg_commit`` itself: the fallback backend and the oracle."""
-    n = _check_message(domain, felts)
+    message = _check_message(domain, felts)
     vk, settings, srs = _reference(domain)
-    points = call_ezkl("kzg_commit", _felt_hex(felts), vk, settings, srs)
+    points = call_ezkl("kzg_commit", _felt_hex(message), vk, settings, srs)
     if len(points) != 1:  # pragma: no cover - the capacity check above prevents it
-        raise InvalidArgument(f"message of {n} values spans {len(points)} columns")
+        raise InvalidArgument(f"message of {message.size} values spans {len(points)} columns")
     return point_from_ezkl(points[0])
 
 
@@ -547,25 +542,24 @@ def first_false_opening(
         raise InvalidArgument(
             f"first_false_opening needs one opening per message, not {len(openings)} for {len(messages)}"
         )
-    for m in messages:
-        _check_message(domain, m)
-    if not messages:
+    checked = [_check_message(domain, m) for m in messages]
+    if not checked:
         return None
-    rs = [1] if len(messages) == 1 else _opening_challenges(domain, messages, openings, context)
+    rs = [1] if len(checked) == 1 else _opening_challenges(domain, checked, openings, context)
     right = engine.msm_nested(openings, rs, "opened point")
-    if engine.backend() == "mcl" and len(messages) < _COMBINE_FROM:
-        commits = engine.commit_messages(_basis(domain), messages)
+    if engine.backend() == "mcl" and len(checked) < _COMBINE_FROM:
+        commits = engine.commit_messages(_basis(domain), checked)
         left = engine.msm(commits, rs, "commitment")
     else:
-        width = max(len(m) for m in messages)  # zeros appended to a message leave its commitment as is
-        rows = [np.asarray(m).tolist() + [0] * (width - len(m)) for m in messages]
+        width = max(m.size for m in checked)  # zeros appended to a message leave its commitment as is
+        rows = [m.tolist() + [0] * (width - m.size) for m in checked]
         combined = np.dot(np.array(rs, dtype=object), np.array(rows, dtype=object))
         left = engine.msm(
             [commit_chunk(domain, combined % FIELD_MODULUS), zero_commitment(domain)], [1, sum(rs) - 1]
         )
     if left == right:
         return None
-    for j, (m, (pts, scalars)) in enumerate(zip(messages, openings, strict=True)):
+    for j, (m, (pts, scalars)) in enumerate(zip(checked, openings, strict=True)):
         if commit_chunk(domain, m) != engine.msm(pts, scalars, "opened point"):
             return j
     return None  # pragma: no cover - a failed combination has a failing equation (up to 2**-128)
@@ -580,7 +574,7 @@ _COMBINE_FROM = 8
 
 def _opening_challenges(
     domain: CommitmentDomain,
-    messages: Sequence[Sequence[int] | npt.NDArray[Any]],
+    messages: Sequence[engine.Message],
     openings: Sequence[tuple[Sequence[bytes], Sequence[int]]],
     context: bytes,
 ) -> list[int]:
@@ -588,14 +582,17 @@ def _opening_challenges(
     h = hashlib.sha256(b"zkagg-opening-batch\x00" + domain.domain_id())
     h.update(struct.pack(">QI", len(context), len(messages)) + context)
     for m, (pts, scalars) in zip(messages, openings, strict=True):
-        arr = np.asarray(m)
-        if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 8:
-            h.update(b"i" + struct.pack(">I", arr.size) + arr.astype(">i8").tobytes())
+        # int64 messages as 8-byte signed values, the others as canonical field elements: each
+        # encoding is injective, and the tag keeps the two apart.
+        if m.dtype == np.int64:
+            h.update(b"i" + struct.pack(">I", m.size) + m.astype(">i8").tobytes())
         else:
-            values = [int(v) % FIELD_MODULUS for v in arr.ravel().tolist()]
+            values = [int(v) % FIELD_MODULUS for v in m.tolist()]
             h.update(b"f" + struct.pack(">I", len(values)) + b"".join(v.to_bytes(32, "big") for v in values))
+        if any(not isinstance(p, bytes) for p in pts):
+            raise InvalidArgument("opening points must be 64-byte strings")
         h.update(struct.pack(">I", len(pts)) + b"".join(pts))
-        h.update(b"".join(int(sc).to_bytes(40, "big", signed=True) for sc in scalars))
+        h.update(b"".join((int(sc) % FIELD_MODULUS).to_bytes(32, "big") for sc in scalars))
     seed = h.digest()
     return [
         int.from_bytes(hashlib.sha256(seed + j.to_bytes(4, "big")).digest()[: _OPENING_BITS // 8], "big") or 1

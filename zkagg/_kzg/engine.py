@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import ctypes
 import functools
+import hashlib
 import os
 import sys
 import threading
@@ -44,16 +45,19 @@ from typing import Any, Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
+from py_ecc.optimized_bn128.optimized_curve import field_modulus as _BASE_MODULUS
 
 from zkagg._errors import ArtifactError, InvalidArgument
 from zkagg._field import FIELD_MODULUS
-from zkagg._kzg.g1 import RawPoint, add_raw, msm_raw
-from zkagg._kzg.points import POINT_SIZE, decode_point
+from zkagg._kzg.g1 import RAW_IDENTITY, RawPoint, add_raw, msm_raw
+from zkagg._kzg.points import POINT_SIZE, checked_coordinates
 
 __all__ = [
     "BACKEND_ENV",
     "BLINDING_POINTS",
+    "RESERVED_ROWS",
     "LagrangeBasis",
+    "Message",
     "accounted",
     "backend",
     "cached_basis",
@@ -61,6 +65,7 @@ __all__ = [
     "commit_messages",
     "commitment_seconds",
     "forced_backend",
+    "message_values",
     "lagrange_basis",
     "msm",
     "msm_nested",
@@ -69,10 +74,14 @@ __all__ = [
 
 #: Environment variable choosing the backend: ``auto`` (default), ``mcl`` or ``ezkl``.
 BACKEND_ENV: Final = "ZKAGG_COMMIT_BACKEND"
-#: Lagrange points ezkl 23.0.5 adds with weight one to every commitment (its blinding rows).
+#: Lagrange points ezkl 23.0.5 adds with weight one to every commitment (its blinding rows),
+#: measured against ``ezkl.kzg_commit`` at logrows 15-17 (tests/kzg/test_engine.py).
 BLINDING_POINTS: Final = 6
+#: Rows of a column that ezkl 23.0.5 keeps from values: the blinding rows and one more. A column
+#: holds ``2**logrows - RESERVED_ROWS`` values; a longer message spills into a second point.
+RESERVED_ROWS: Final = BLINDING_POINTS + 1
 
-_P: Final = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+_P: Final = int(_BASE_MODULUS)
 _R: Final = FIELD_MODULUS
 _MONT_P: Final = pow(2, 256, _P)
 _MONT_P_INV: Final = pow(_MONT_P, -1, _P)
@@ -87,13 +96,43 @@ _R_LIMBS: Final = np.array([(_R >> (64 * i)) & _MASK64 for i in range(_LIMBS)], 
 
 _LOCK = threading.Lock()
 
+#: One mcl G1 point in memory: x, y, z (Montgomery form, four 64-bit limbs each).
+_G1Words = ctypes.c_uint64 * _G1_WORDS
+
 
 # -- backend selection ---------------------------------------------------------------------------
 
 
-@dataclass
+_VP = ctypes.c_void_p
+
+
+@dataclass(frozen=True)
 class _Native:
-    lib: ctypes.CDLL
+    """mcl's functions with their C signatures (own prototypes: the wheel's are left untouched)."""
+
+    mul_vec: Callable[[object, object, object, int], None]
+    add: Callable[[object, object, object], None]
+    normalize: Callable[[object, object], None]
+    is_zero: Callable[[object], int]
+    is_valid: Callable[[object], int]
+    set_str: Callable[[object, bytes, int, int], int]
+
+    @classmethod
+    def bind(cls, lib: ctypes.CDLL) -> _Native:
+        def fn(name: str, restype: type | None, *argtypes: type) -> Any:
+            address = ctypes.cast(getattr(lib, name), _VP).value
+            if address is None:
+                raise ArtifactError(f"mcl has no function {name}")
+            return ctypes.CFUNCTYPE(restype, *argtypes)(address)
+
+        return cls(
+            mul_vec=fn("mclBnG1_mulVec", None, _VP, _VP, _VP, ctypes.c_size_t),
+            add=fn("mclBnG1_add", None, _VP, _VP, _VP),
+            normalize=fn("mclBnG1_normalize", None, _VP, _VP),
+            is_zero=fn("mclBnG1_isZero", ctypes.c_int, _VP),
+            is_valid=fn("mclBnG1_isValid", ctypes.c_int, _VP),
+            set_str=fn("mclBnG1_setStr", ctypes.c_int, _VP, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int),
+        )
 
 
 _STATE: dict[str, _Native | None] = {}
@@ -132,16 +171,16 @@ def _open_mcl() -> _Native:
     lib: ctypes.CDLL = module.lib
     if lib.mclBn_init(_CURVE_SNARK1, _MCLBN_COMPILED_TIME_VAR) != 0:
         raise ArtifactError("mcl refused to initialise the alt_bn128 curve (id 4)")
-    native = _Native(lib)
+    native = _Native.bind(lib)
     _check_layout(native)
     return native
 
 
 def _check_layout(native: _Native) -> None:
     """The generator (1, 2) through mcl's text form must sit in memory as Montgomery limbs with z = 1."""
-    point = (ctypes.c_uint64 * _G1_WORDS)()
+    point = _G1Words()
     text = b"1 1 2"
-    if native.lib.mclBnG1_setStr(ctypes.byref(point), text, len(text), 10) != 0:
+    if native.set_str(ctypes.addressof(point), text, len(text), 10) != 0:
         raise ArtifactError("mcl does not accept the alt_bn128 generator: wrong curve")
     got = _limbs_to_int(list(point)[0:4]), _limbs_to_int(list(point)[4:8]), _limbs_to_int(list(point)[8:12])
     if got != (_MONT_P, 2 * _MONT_P % _P, _MONT_P):
@@ -158,7 +197,9 @@ def forced_backend(name: str) -> Iterator[str]:
         raise InvalidArgument(f"backend must be 'mcl' or 'ezkl', not {name!r}")
     native = _load_native()
     if name == "mcl" and native is None:
-        raise ArtifactError("the mcl backend is not available in this process (mclbn256 did not import)")
+        raise ArtifactError(
+            f"the mcl backend is not available in this process (mclbn256 did not load, or ${BACKEND_ENV}=ezkl)"
+        )
     saved = _STATE["native"]
     _STATE["native"] = native if name == "mcl" else None
     try:
@@ -289,14 +330,47 @@ def _mont_scalars(magnitudes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return out
 
 
-def _split_message(
-    felts: Sequence[int] | npt.NDArray[Any],
-) -> tuple[npt.NDArray[np.int64], list[tuple[int, int]]]:
+#: A message as the engine takes it: 1-D, ``int64`` when every value fits, else Python ints.
+Message = npt.NDArray[np.int64] | npt.NDArray[np.object_]
+
+
+def message_values(felts: Sequence[int] | npt.NDArray[Any], what: str = "message") -> Message:
+    """A message's values, exactly: a 1-D ``int64`` array, or an ``object`` array of Python ints.
+
+    Integers of any size are taken modulo the field later; nothing is rounded (``np.asarray`` of a
+    list mixing 2**63 and small ints would give floats). Floats, booleans, non-integer objects and
+    arrays that are not 1-D are refused.
+    """
+    if isinstance(felts, np.ndarray):
+        arr = felts
+        if arr.ndim != 1:
+            raise InvalidArgument(f"{what} must be 1-D, not of shape {arr.shape}")
+        if arr.dtype.kind == "i":
+            return arr.astype(np.int64, copy=False)
+        if arr.dtype.kind == "u":
+            return (
+                arr.astype(np.int64) if arr.max(initial=0) < 2**63 else np.array(arr.tolist(), dtype=object)
+            )
+        if arr.dtype.kind != "O":
+            raise InvalidArgument(f"{what} must hold integers, not {arr.dtype}")
+        values = arr.tolist()
+    else:
+        values = list(felts)
+    out: list[int] = []
+    for k, v in enumerate(values):
+        if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer):
+            raise InvalidArgument(f"{what}[{k}] must be an integer, not {v!r}")
+        out.append(int(v))
+    if all(-(2**63) <= v < 2**63 for v in out):
+        return np.array(out, dtype=np.int64)
+    return np.array(out, dtype=object)
+
+
+def _split_message(message: Message) -> tuple[npt.NDArray[np.int64], list[tuple[int, int]]]:
     """Signed 64-bit values (zero where a value does not fit) and ``(index, value mod r)`` of the rest."""
-    arr = np.asarray(felts)
-    if arr.dtype.kind == "i" or (arr.dtype.kind == "u" and arr.max(initial=0) < 2**63):
-        return arr.astype(np.int64, copy=False).ravel(), []
-    obj = np.array([int(v) % _R for v in arr.ravel().tolist()], dtype=object)
+    if message.dtype == np.int64:
+        return message.astype(np.int64, copy=False), []
+    obj = np.array([int(v) % _R for v in message.tolist()], dtype=object)
     signed = np.where(obj > _R // 2, obj - _R, obj)
     fits = (signed > -(2**63)) & (signed < 2**63)
     small = np.zeros(obj.size, dtype=np.int64)
@@ -353,28 +427,31 @@ def lagrange_basis(path: Path, logrows: int, sha256: str) -> LagrangeBasis:
         return hit
     native = _require_native()
     n = 1 << logrows
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-        if len(head) != 4 or int.from_bytes(head, "little") != logrows:
-            raise ArtifactError(f"{path} is not an SRS of logrows {logrows}")
-        fh.seek(4 + n * POINT_SIZE)
-        raw = fh.read(n * POINT_SIZE)
-    if len(raw) != n * POINT_SIZE:
+    # Read the whole file once and compare its hash: the points computed on are the ones named.
+    data = Path(path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ArtifactError(f"{path} does not have the SHA-256 {sha256[:16]}... its commitment domain names")
+    if len(data) < 4 or int.from_bytes(data[:4], "little") != logrows:
+        raise ArtifactError(f"{path} is not an SRS of logrows {logrows}")
+    start = 4 + n * POINT_SIZE
+    if len(data) < start + n * POINT_SIZE:
         raise ArtifactError(f"{path} is truncated: its Lagrange points need {n * POINT_SIZE} bytes")
-    xy = np.frombuffer(raw, dtype="<u8").reshape(n, 2 * _LIMBS)
+    xy = np.frombuffer(data, dtype="<u8", count=n * 2 * _LIMBS, offset=start).reshape(n, 2 * _LIMBS)
     points = np.empty((n, _G1_WORDS), dtype=np.uint64)
     points[:, : 2 * _LIMBS] = xy
     points[:, 2 * _LIMBS :] = np.array(_int_limbs(_MONT_P), dtype=np.uint64)
     neg_y = _neg_mod_p(points[:, _LIMBS : 2 * _LIMBS])
-    # The file is named by its hash, but its points are checked once: on the curve, in range.
-    lib = native.lib
-    bad = [i for i in _spot_indices(n) if not lib.mclBnG1_isValid(points[i].ctypes.data_as(ctypes.c_void_p))]
+    # The file is named by its hash; a few of its points are checked on the curve besides.
+    bad = [i for i in _spot_indices(n) if not native.is_valid(points[i].ctypes.data)]
     if bad:
         raise ArtifactError(f"{path}: Lagrange point {bad[0]} is not a point of BN254 G1")
     tail = points[n - BLINDING_POINTS :]
     ones = np.tile(_digit_table(0)[1], (BLINDING_POINTS, 1))
     blinding = _encode(native, _mul_vec(native, tail, ones))
-    basis = LagrangeBasis(logrows, sha256, points, neg_y, blinding, _decode_rows(native, [blinding], "B")[0])
+    blinding_row = _decode_rows(native, [blinding], "B")[0]
+    for array in (points, neg_y, blinding_row):
+        array.flags.writeable = False
+    basis = LagrangeBasis(logrows, sha256, points, neg_y, blinding, blinding_row)
     with _LOCK:
         _BASES[key] = basis
     return basis
@@ -409,32 +486,34 @@ def _require_native() -> _Native:
     return native
 
 
-def _mul_vec(native: _Native, points: npt.NDArray[np.uint64], scalars: npt.NDArray[np.uint64]) -> Any:
+def _mul_vec(
+    native: _Native, points: npt.NDArray[np.uint64], scalars: npt.NDArray[np.uint64]
+) -> ctypes.Array[ctypes.c_uint64]:
     """``sum_k s_k P_k`` (mcl points and Montgomery scalars, as contiguous arrays)."""
-    out = (ctypes.c_uint64 * _G1_WORDS)()
+    out = _G1Words()
     n = points.shape[0]
     if n == 0:
         return out  # mcl's zero: z = 0
     pts = np.ascontiguousarray(points, dtype=np.uint64)
     frs = np.ascontiguousarray(scalars, dtype=np.uint64)
-    native.lib.mclBnG1_mulVec(
-        ctypes.byref(out), pts.ctypes.data_as(ctypes.c_void_p), frs.ctypes.data_as(ctypes.c_void_p), n
-    )
+    native.mul_vec(ctypes.addressof(out), pts.ctypes.data, frs.ctypes.data, n)
     return out
 
 
-def _add(native: _Native, a: Any, b: Any) -> Any:
-    out = (ctypes.c_uint64 * _G1_WORDS)()
-    native.lib.mclBnG1_add(ctypes.byref(out), ctypes.byref(a), ctypes.byref(b))
+def _add(
+    native: _Native, a: ctypes.Array[ctypes.c_uint64], b: ctypes.Array[ctypes.c_uint64]
+) -> ctypes.Array[ctypes.c_uint64]:
+    out = _G1Words()
+    native.add(ctypes.addressof(out), ctypes.addressof(a), ctypes.addressof(b))
     return out
 
 
-def _encode(native: _Native, point: Any) -> bytes:
+def _encode(native: _Native, point: ctypes.Array[ctypes.c_uint64]) -> bytes:
     """Mcl point -> 64-byte big-endian ``x || y`` (the identity as 64 zero bytes)."""
-    if native.lib.mclBnG1_isZero(ctypes.byref(point)):
+    if native.is_zero(ctypes.addressof(point)):
         return bytes(POINT_SIZE)
-    affine = (ctypes.c_uint64 * _G1_WORDS)()
-    native.lib.mclBnG1_normalize(ctypes.byref(affine), ctypes.byref(point))
+    affine = _G1Words()
+    native.normalize(ctypes.addressof(affine), ctypes.addressof(point))
     limbs = list(affine)
     x = _limbs_to_int(limbs[0:4]) * _MONT_P_INV % _P
     y = _limbs_to_int(limbs[4:8]) * _MONT_P_INV % _P
@@ -444,22 +523,18 @@ def _encode(native: _Native, point: Any) -> bytes:
 def _decode_rows(native: _Native, points: Sequence[bytes], what: str) -> npt.NDArray[np.uint64]:
     """Checked 64-byte points -> mcl rows; the identity becomes mcl's zero (z = 0).
 
-    The checks of :func:`zkagg._kzg.points.decode_point` (length, canonical coordinates, curve
-    equation) on plain integers, without building py-ecc objects.
+    :func:`zkagg._kzg.points.checked_coordinates` checks each (length, canonical coordinates,
+    curve equation) before it is converted to Montgomery form.
     """
     parts: list[bytes] = []
     one = _MONT_P.to_bytes(32, "little")
     zero = bytes(8 * _G1_WORDS)
     for k, data in enumerate(points):
-        if len(data) != POINT_SIZE:
-            decode_point(data, f"{what}[{k}]")  # raises with the decoder's message
-        x = int.from_bytes(data[:32], "big")
-        y = int.from_bytes(data[32:], "big")
-        if x == 0 and y == 0:
+        xy = checked_coordinates(data, f"{what}[{k}]")
+        if xy is None:
             parts.append(zero)
             continue
-        if x >= _P or y >= _P or (y * y - x * x * x - 3) % _P:
-            decode_point(data, f"{what}[{k}]")  # raises: not canonical or not on the curve
+        x, y = xy
         parts.append(
             (x * _MONT_P % _P).to_bytes(32, "little") + (y * _MONT_P % _P).to_bytes(32, "little") + one
         )
@@ -478,9 +553,9 @@ def commit_message(basis: LagrangeBasis, felts: Sequence[int] | npt.NDArray[Any]
     must fit the column (the caller checks it against the commitment domain).
     """
     native = _require_native()
-    small, big = _split_message(felts)
+    small, big = _split_message(message_values(felts))
     n = small.size
-    if n > basis.points.shape[0] - BLINDING_POINTS:
+    if n > basis.points.shape[0] - RESERVED_ROWS:
         raise InvalidArgument(f"a message of {n} values does not fit a column of logrows {basis.logrows}")
     nz = np.flatnonzero(small)
     acc = _mul_vec(native, *_signed_terms(basis, nz, small[nz]))
@@ -531,12 +606,13 @@ def _signed_terms(
     negative = values < 0
     if negative.any():
         bases[negative, _LIMBS : 2 * _LIMBS] = basis.neg_y[idx[negative]]
-    magnitudes = np.abs(values).astype(np.uint64)  # |-2**63| never occurs: values are > -2**63
+    # np.abs(-2**63) wraps to -2**63, whose uint64 view is 2**63: the right magnitude.
+    magnitudes = np.abs(values).astype(np.uint64)
     return bases, _mont_scalars(magnitudes)
 
 
-def _as_point(row: npt.NDArray[np.uint64]) -> Any:
-    point = (ctypes.c_uint64 * _G1_WORDS)()
+def _as_point(row: npt.NDArray[np.uint64]) -> ctypes.Array[ctypes.c_uint64]:
+    point = _G1Words()
     ctypes.memmove(ctypes.byref(point), row.ctypes.data, _G1_WORDS * 8)
     return point
 
@@ -591,17 +667,17 @@ def _msm_python(points: Sequence[bytes], scalars: Sequence[int], what: str) -> b
     neg_s: list[int] = []
     half = _R // 2
     for k, (data, s) in enumerate(zip(points, scalars, strict=True)):
-        x, y, z = decode_point(data, f"{what}[{k}]")
+        xy = checked_coordinates(data, f"{what}[{k}]")
         scalar = int(s) % _R
-        if scalar == 0 or int(z) == 0:
+        if scalar == 0 or xy is None:
             continue
         if scalar > half:
-            neg.append((int(x), (-int(y)) % _P, int(z)))
+            neg.append((xy[0], _P - xy[1], 1))
             neg_s.append(_R - scalar)
         else:
-            raw.append((int(x), int(y), int(z)))
+            raw.append((xy[0], xy[1], 1))
             pos_s.append(scalar)
-    total: RawPoint = (1, 1, 0)
+    total: RawPoint = RAW_IDENTITY
     if raw:
         total = msm_raw(raw, pos_s)
     if neg:

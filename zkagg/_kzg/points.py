@@ -23,6 +23,7 @@ from zkagg._prover.proof import Proof, verify
 __all__ = [
     "POINT_SIZE",
     "PyEccPoint",
+    "checked_coordinates",
     "decode_point",
     "point_from_ezkl",
     "point_from_py_ecc",
@@ -34,6 +35,7 @@ __all__ = [
 POINT_SIZE = 64
 PyEccPoint = tuple[FQ, FQ, FQ]
 _IDENTITY_BYTES = bytes(POINT_SIZE)
+_B = int(_CURVE_B)
 
 
 def point_from_ezkl(point: Any) -> bytes:
@@ -45,17 +47,31 @@ def point_from_ezkl(point: Any) -> bytes:
     return x + y
 
 
-def decode_point(data: bytes, what: str = "point") -> PyEccPoint:
-    """Decode 64 bytes into a py_ecc Jacobian point, checking it is on the curve."""
+def checked_coordinates(data: bytes, what: str = "point") -> tuple[int, int] | None:
+    """The affine ``(x, y)`` of a 64-byte point, or ``None`` for the identity (64 zero bytes).
+
+    Checks the length, canonical coordinates (below the base field's modulus) and the curve
+    equation ``y**2 == x**3 + 3``; raises :class:`CommitmentMismatch` naming ``what`` otherwise.
+    """
+    if not isinstance(data, bytes | bytearray):
+        raise CommitmentMismatch(f"{what} must be {POINT_SIZE} bytes, not a {type(data).__name__}")
     if len(data) != POINT_SIZE:
         raise CommitmentMismatch(f"{what} must be {POINT_SIZE} bytes, not {len(data)}")
     if data == _IDENTITY_BYTES:
-        return (FQ(1), FQ(1), FQ(0))
+        return None
     x = int.from_bytes(data[:32], "big")
     y = int.from_bytes(data[32:], "big")
-    if x >= _BASE_MODULUS or y >= _BASE_MODULUS or (y * y - x * x * x - int(_CURVE_B)) % _BASE_MODULUS:
+    if x >= _BASE_MODULUS or y >= _BASE_MODULUS or (y * y - x * x * x - _B) % _BASE_MODULUS:
         raise CommitmentMismatch(f"{what} is not a point of BN254 G1")
-    return (FQ(x), FQ(y), FQ(1))
+    return x, y
+
+
+def decode_point(data: bytes, what: str = "point") -> PyEccPoint:
+    """Decode 64 bytes into a py_ecc Jacobian point, checking it is on the curve (:func:`checked_coordinates`)."""
+    xy = checked_coordinates(data, what)
+    if xy is None:
+        return (FQ(1), FQ(1), FQ(0))
+    return (FQ(xy[0]), FQ(xy[1]), FQ(1))
 
 
 def point_to_py_ecc(data: bytes) -> PyEccPoint:
