@@ -153,7 +153,7 @@ def main() -> None:
         "## commit_update (one client)\n\n"
         + commit_table
         + "\n\nMedian of "
-        + f"{args.repeats} (ezkl at 1,000,000 parameters: one run). Scale 13, values ~ N(0, 0.05), seeded dev SRS.\n\n"
+        + f"{args.repeats} (ezkl at 1,000,000 parameters: one run). Scale 13, values ~ N(0, 0.05), the dev SRS of this machine.\n\n"
         + f"## verify_shard, FedAvg, {VERIFY_CLIENTS} clients x {VERIFY_VALUES:,} values\n\n"
         + verify_table
         + f"\n\nMedian of {args.repeats}, the check alone (the result decoded before), weights uniform in [1, 1000).\n\n"

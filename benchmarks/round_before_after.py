@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python -m benchmarks.round_before_after --base 2040df0 [--rounds 2] [--repeats 2]
+    .venv/bin/python -m benchmarks.round_before_after --base 2040df0 [--rounds 2] [--repeats 2] [--out NAME]
 
 Both revisions (``--head`` defaults to ``HEAD``: committed code, so the working tree may change
 while it runs) are exported with ``git archive`` into a temporary folder and laid out as installed
@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per run (default 2)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per tree (default 2)")
     parser.add_argument("--config", default="{}", help="extra RunConfig fields as JSON (default: none)")
+    parser.add_argument(
+        "--out", default="round_before_after", help="results name (benchmarks/results/NAME.json/.md)"
+    )
     args = parser.parse_args()
     config = {"rounds": args.rounds, **json.loads(args.config)}
     head = subprocess.run(
@@ -154,7 +157,7 @@ def main() -> None:
         f"{os.getloadavg()}. CPU seconds are the child's own (user + system).\n"
     )
     write_results(
-        "round_before_after",
+        args.out,
         {
             "machine": describe_machine(),
             "base": base_rev,

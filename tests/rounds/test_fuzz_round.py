@@ -47,15 +47,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.rounds.world import KEY_SEED, drew_clients
-from zkagg._aggregation import shard as shard_module
 from zkagg._aggregation.compose import round_div
 from zkagg._aggregation.records import ShardAggregate
 from zkagg._aggregation.spec import SPEC_SIZE
 from zkagg._errors import ProtocolError, ZkaggError
 from zkagg._field import FIELD_MODULUS, IntArray
-from zkagg._kzg import commit as commit_module
-from zkagg._kzg.commit import CommitmentDomain
-from zkagg._protocol import vectors as vectors_module
 from zkagg._protocol.announce import _ANNOUNCE_HEADER as ANNOUNCE_HEADER
 from zkagg._protocol.announce import find_deployment
 from zkagg._protocol.audit import audit
@@ -254,28 +250,6 @@ def _recorded(root: Path, node: EmbeddedNode, blocks: dict[int, tuple[Blob, ...]
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     return _record(tmp_path_factory.mktemp("recorded"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def memoized_commitments() -> Iterator[None]:
-    """Memoize :func:`~zkagg._kzg.commit.commit_chunk` (a pure function) where judging calls it.
-
-    ezkl's ``kzg_commit`` takes about 0.16 s per chunk and every replay commits the same global
-    model chunks again: memoized, an example takes about 0.1 s instead of 2 s.
-    """
-    original = commit_module.commit_chunk
-    memo: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
-
-    def commit_chunk(domain: CommitmentDomain, felts: Sequence[int] | IntArray) -> bytes:
-        key = (domain.domain_id(), tuple(int(v) for v in felts))
-        if key not in memo:
-            memo[key] = original(domain, felts)
-        return memo[key]
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(vectors_module, "commit_chunk", commit_chunk)
-        mp.setattr(shard_module, "commit_chunk", commit_chunk)
-        yield
 
 
 # -- mutations -----------------------------------------------------------------------------------
