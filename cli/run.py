@@ -108,7 +108,7 @@ def run(
     quality_margin: Annotated[
         float,
         typer.Option(help="Quality threshold: the global model's probe accuracy minus this (floor 0.3)."),
-    ] = 0.05,
+    ] = 0.1,
     quorum: Annotated[
         int,
         typer.Option(
