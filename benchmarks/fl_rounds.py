@@ -171,7 +171,8 @@ def main() -> None:
         + " Rules r1: before issue 12, the quorum (a majority of 4 shards) counted "
         "accepted shards, quality margin 0.1, trimmed-mean beta 0.2. Rules r2: the quorum counts shards that "
         "posted a verified result (accepted or below the quality threshold), quality margin 0.05, "
-        "trimmed-mean beta 0.375. Cohorts come from block hashes, so a rerun of a scenario draws other "
+        "trimmed-mean beta 0.375; rows named -m10 take a quality margin of 0.1 instead (one probe sample of 16 is "
+        "0.0625). Cohorts come from block hashes, so a rerun of a scenario draws other "
         "cohorts and another curve (benchmarks/results/robust_defaults.md gives the spread over cohort draws "
         "without proofs).\n"
     )
