@@ -140,6 +140,8 @@ _STATE: dict[str, _Native | None] = {}
 
 def _load_native() -> _Native | None:
     """The mcl backend on curve id 4, or None (said once on stderr) when the wheel is unavailable."""
+    if "native" in _STATE:  # decided already: no lock on the hot path (chunks commit on threads)
+        return _STATE["native"]
     with _LOCK:
         if "native" in _STATE:
             return _STATE["native"]
@@ -292,6 +294,25 @@ def _digit_table(level: int) -> npt.NDArray[np.uint64]:
         return _DIGIT_TABLES[level]
 
 
+def _sub_limbs(
+    a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """``a - b`` on rows of four little-endian 64-bit limbs, and the final borrow per row.
+
+    Either side may be a single row (broadcast); the borrow is 1 where ``a < b``.
+    """
+    a2, b2 = np.broadcast_arrays(np.atleast_2d(a), np.atleast_2d(b))
+    out = np.empty(a2.shape, dtype=np.uint64)
+    borrow = np.zeros(a2.shape[0], dtype=np.uint64)
+    for i in range(_LIMBS):
+        d = a2[:, i] - b2[:, i]
+        b1 = a2[:, i] < b2[:, i]
+        d2 = d - borrow
+        out[:, i] = d2
+        borrow = (b1 | (d < borrow)).astype(np.uint64)
+    return out, borrow
+
+
 def _add_mod_r(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """``(a + b) mod r`` on rows of four little-endian 64-bit limbs, both below ``r``."""
     out = np.empty_like(a)
@@ -304,18 +325,16 @@ def _add_mod_r(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> npt.NDAr
         out[:, i] = s2
         carry = (c1 | c2).astype(np.uint64)
     # r < 2**254, so a + b < 2**255 never carries out; subtract r once where a + b >= r.
-    diff = np.empty_like(out)
-    borrow = np.zeros(a.shape[0], dtype=np.uint64)
-    for i in range(_LIMBS):
-        d = out[:, i] - _R_LIMBS[i]
-        b1 = out[:, i] < _R_LIMBS[i]
-        d2 = d - borrow
-        b2 = d < borrow
-        diff[:, i] = d2
-        borrow = (b1 | b2).astype(np.uint64)
+    diff, borrow = _sub_limbs(out, _R_LIMBS)
     keep = borrow.astype(bool)
     diff[keep] = out[keep]
     return diff
+
+
+def _fr_rows(scalars: Sequence[int]) -> npt.NDArray[np.uint64]:
+    """Montgomery-form Fr rows of any Python integers (taken modulo ``r``), one by one."""
+    rows = [_int_limbs(int(v) % _R * _MONT_R % _R) for v in scalars]
+    return np.array(rows, dtype=np.uint64).reshape(-1, _LIMBS)
 
 
 def _mont_scalars(magnitudes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -463,17 +482,7 @@ def _spot_indices(n: int) -> list[int]:
 
 def _neg_mod_p(y: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """``p - y`` per row (``y`` in ``(0, p)``; a point's y is never zero on BN254)."""
-    p_limbs = np.array(_int_limbs(_P), dtype=np.uint64)
-    out = np.empty_like(y)
-    borrow = np.zeros(y.shape[0], dtype=np.uint64)
-    for i in range(_LIMBS):
-        d = p_limbs[i] - y[:, i]
-        b1 = p_limbs[i] < y[:, i]
-        d2 = d - borrow
-        b2 = d < borrow
-        out[:, i] = d2
-        borrow = (b1 | b2).astype(np.uint64)
-    return out
+    return _sub_limbs(np.array(_int_limbs(_P), dtype=np.uint64), y)[0]
 
 
 # -- native primitives ---------------------------------------------------------------------------
@@ -561,7 +570,7 @@ def commit_message(basis: LagrangeBasis, felts: Sequence[int] | npt.NDArray[Any]
     acc = _mul_vec(native, *_signed_terms(basis, nz, small[nz]))
     if big:
         idx = np.array([i for i, _ in big], dtype=np.int64)
-        frs = np.array([_int_limbs(v * _MONT_R % _R) for _, v in big], dtype=np.uint64).reshape(-1, _LIMBS)
+        frs = _fr_rows([v for _, v in big])
         acc = _add(native, acc, _mul_vec(native, basis.points[idx], frs))
     acc = _add(native, acc, _as_point(basis.blinding_row))
     return _encode(native, acc)
@@ -633,7 +642,7 @@ def msm(points: Sequence[bytes], scalars: Sequence[int], what: str = "point") ->
     if native is None:
         return _msm_python(points, scalars, what)
     rows = _decode_rows(native, points, what)
-    frs = np.array([_int_limbs(int(s) % _R * _MONT_R % _R) for s in scalars], dtype=np.uint64)
+    frs = _fr_rows(scalars)
     return _encode(native, _mul_vec(native, rows, frs.reshape(-1, _LIMBS)))
 
 
