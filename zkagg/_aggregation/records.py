@@ -23,7 +23,15 @@ from zkagg._executors._base import Executor
 from zkagg._field import FIELD_MODULUS
 from zkagg._kzg.commit import UpdateCommitment
 
-__all__ = ["ChunkProof", "RuleBackend", "RuleProof", "ShardAggregate", "fedavg_aggregate", "signed_values"]
+__all__ = [
+    "ChunkProof",
+    "RuleBackend",
+    "RuleProof",
+    "ShardAggregate",
+    "fedavg_aggregate",
+    "rescale_signed",
+    "signed_values",
+]
 
 _HALF = (FIELD_MODULUS - 1) // 2
 _MAGIC = b"ZKSA"
@@ -381,5 +389,12 @@ def fedavg_aggregate(
     sums: Sequence[Sequence[int]], total_weight: int, scale: int, length: int, chunk_size: int
 ) -> npt.NDArray[np.float64]:
     """The float FedAvg aggregate of exact chunk sums: the documented rescale of the first ``length`` values."""
-    values = signed_values(sums, chunk_size).ravel()[:length]
+    return rescale_signed(signed_values(sums, chunk_size), total_weight, scale, length)
+
+
+def rescale_signed(
+    signed: npt.NDArray[Any], total_weight: int, scale: int, length: int
+) -> npt.NDArray[np.float64]:
+    """:func:`fedavg_aggregate` of sums already in :func:`signed_values` form."""
+    values = signed.ravel()[:length]
     return fedavg_rescale(values if values.dtype == np.int64 else values.tolist(), total_weight, scale)

@@ -36,6 +36,7 @@ from zkagg._aggregation.records import (
     RuleBackend,
     ShardAggregate,
     fedavg_aggregate,
+    rescale_signed,
     signed_values,
 )
 from zkagg._aggregation.reference import fedavg_rescale
@@ -259,7 +260,8 @@ def _verify_fedavg(
     matrix = np.array([list(chunk) for chunk in result.sums], dtype=object)
     if matrix.size and not ((matrix >= 0).all() and (matrix < FIELD_MODULUS).all()):
         raise InvalidProof("fedavg sums must be field elements in [0, p)")
-    expected = fedavg_aggregate(result.sums, sum(w), domain.scale, result.length, domain.chunk_size)
+    signed = signed_values(result.sums, domain.chunk_size)  # once: the rescale and the messages
+    expected = rescale_signed(signed, sum(w), domain.scale, result.length)
     got = np.asarray(result.aggregate, dtype=np.float64)
     if not np.array_equal(expected, got):
         k = int(np.flatnonzero(expected != got)[0])
@@ -270,7 +272,7 @@ def _verify_fedavg(
     total = sum(w)
     # commit(S_j) must be E_j = sum_i n_i C_ij - (N - 1) B (each client point checked on the curve).
     openings = [([c.points[j] for c in commitments] + [b], [*w, -(total - 1)]) for j in range(n_chunks)]
-    messages = _sum_messages(result, domain)
+    messages = _sum_messages(result, domain, signed)
     bad = first_false_opening(domain, messages, openings, _weights_context(w))
     if bad is not None:
         raise CommitmentMismatch(
@@ -283,9 +285,10 @@ def _weights_context(w: tuple[int, ...]) -> bytes:
     return struct.pack(f">I{len(w)}Q", len(w), *w)
 
 
-def _sum_messages(result: ShardAggregate, domain: CommitmentDomain) -> list[npt.NDArray[Any]]:
-    """The chunk messages of the published sums: signed int64 rows where they fit, with the salt slot."""
-    signed = signed_values(result.sums, domain.chunk_size)
+def _sum_messages(
+    result: ShardAggregate, domain: CommitmentDomain, signed: npt.NDArray[Any]
+) -> list[npt.NDArray[Any]]:
+    """The chunk messages of the published sums (``signed``: their :func:`signed_values`), with the salt slot."""
     if not domain.salted:
         return list(signed)
     return [
