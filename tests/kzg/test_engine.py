@@ -318,3 +318,18 @@ def test_first_false_opening_names_the_false_equation(backend: str, count: int) 
     assert first_false_opening(domain, wrong, openings, b"ctx") == count - 1
     with pytest.raises(InvalidArgument, match="one opening per message"):
         first_false_opening(domain, messages, openings[:-1] if count > 1 else [], b"ctx")
+
+
+def test_an_unknown_backend_in_the_environment_is_refused_by_name() -> None:
+    # Execute: a fresh process, where the choice is read from the environment
+    code = "from zkagg._kzg import engine; engine.backend()"
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, engine.BACKEND_ENV: "gpu"},
+        check=False,
+    )
+    # Assert
+    assert run.returncode != 0
+    assert "$ZKAGG_COMMIT_BACKEND must be auto, mcl or ezkl, not 'gpu'" in run.stderr
